@@ -1,0 +1,80 @@
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import autocannon, { type AutocannonResult } from "autocannon";
+import { benchDir } from "./paths.js";
+import { freePort, startChildServer, stopChildServer, waitFor } from "./process/childServer.js";
+
+export type AutocannonSummary = {
+    url: string;
+    /** Mean of autocannon's per-second request counts. */
+    requestsPerSec: number;
+    totalRequests: number;
+    latencyP50Ms: number;
+    latencyP99Ms: number;
+    non2xx: number;
+    errors: number;
+};
+
+export type ControlPlaneResult = {
+    connections: number;
+    durationS: number;
+    /** `GET /v1/models` on the Quandex server, with the API key. */
+    models: AutocannonSummary;
+    /** `GET /hello` on a bare Fastify app in its own process. */
+    helloWorld: AutocannonSummary;
+    /** models.requestsPerSec / helloWorld.requestsPerSec. */
+    ratio: number;
+};
+
+export type ControlPlaneOptions = {
+    /** Quandex origin, without `/v1`. */
+    baseUrl: string;
+    apiKey: string;
+    /** autocannon connections for both targets. Defaults to 10. */
+    connections?: number;
+    /** Seconds measured per target. Defaults to 5. */
+    durationS?: number;
+    /** Unmeasured seconds run first against each target (JIT, connection set-up). Defaults to 1. */
+    warmupS?: number;
+};
+
+/**
+ * Control-plane overhead: the server's authenticated `GET /v1/models` against a hello-world Fastify
+ * app, with the same autocannon settings, one target at a time.
+ */
+export async function runControlPlaneBench({ baseUrl, apiKey, connections = 10, durationS = 5, warmupS = 1 }: ControlPlaneOptions): Promise<ControlPlaneResult> {
+    const measure = async (url: string, headers: Record<string, string>): Promise<AutocannonSummary> => {
+        if (warmupS > 0) await autocannon({ url, connections, duration: warmupS, headers });
+        return summarize(url, await autocannon({ url, connections, duration: durationS, headers }));
+    };
+    const models = await measure(`${baseUrl}/v1/models`, { authorization: `Bearer ${apiKey}` });
+
+    const logDir = await mkdtemp(join(tmpdir(), "quandex-bench-hello-"));
+    const port = await freePort();
+    const hello = startChildServer(["--import", "tsx", join(benchDir, "src/process/helloServer.ts"), String(port)], {
+        logPath: join(logDir, "hello.log"),
+        cwd: benchDir
+    });
+    try {
+        const url = `http://127.0.0.1:${port}/hello`;
+        await waitFor(hello, "the hello-world server", async () => ((await fetch(url)).ok ? true : undefined), 30_000);
+        const helloWorld = await measure(url, {});
+        return { connections, durationS, models, helloWorld, ratio: models.requestsPerSec / helloWorld.requestsPerSec };
+    } finally {
+        await stopChildServer(hello);
+        await rm(logDir, { recursive: true, force: true });
+    }
+}
+
+function summarize(url: string, result: AutocannonResult): AutocannonSummary {
+    return {
+        url,
+        requestsPerSec: result.requests.average,
+        totalRequests: result.requests.total,
+        latencyP50Ms: result.latency.p50,
+        latencyP99Ms: result.latency.p99,
+        non2xx: result.non2xx,
+        errors: result.errors
+    };
+}

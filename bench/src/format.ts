@@ -1,0 +1,63 @@
+import type { BaselineSettings } from "./baseline.js";
+import type { LevelMetrics } from "./metrics.js";
+
+/** A number for a table: "n/a" when missing, else rounded to `digits`. */
+export function fmt(value: number | null | undefined, digits = 1): string {
+    if (value == null || !Number.isFinite(value)) return "n/a";
+    return value.toFixed(digits);
+}
+
+export function markdownTable(header: string[], rows: string[][]): string {
+    const line = (cells: string[]): string => `| ${cells.join(" | ")} |`;
+    return [line(header), line(header.map(() => "---")), ...rows.map(line)].join("\n");
+}
+
+/** One row per load level with vLLM's serving metrics. */
+export function levelsTable(levels: readonly LevelMetrics[]): string {
+    return markdownTable(
+        [
+            "concurrency",
+            "rate (req/s)",
+            "requests ok/failed",
+            "output tok/s",
+            "req/s",
+            "TTFT mean/p50/p99 (ms)",
+            "TPOT mean/p50/p99 (ms)",
+            "ITL mean/p50/p99 (ms)",
+            "e2e mean/p50/p99 (ms)"
+        ],
+        levels.map((level) => [
+            String(level.concurrency),
+            level.requestRate == null ? "inf" : fmt(level.requestRate, 2),
+            `${level.completed}/${level.failed}`,
+            fmt(level.outputThroughput),
+            fmt(level.requestThroughput, 2),
+            triple(level.ttftMs),
+            triple(level.tpotMs),
+            triple(level.itlMs),
+            triple(level.e2eMs, 0)
+        ])
+    );
+}
+
+function triple(d: { mean: number; p50: number; p99: number }, digits = 2): string {
+    return `${fmt(d.mean, digits)} / ${fmt(d.p50, digits)} / ${fmt(d.p99, digits)}`;
+}
+
+/** One log line for a finished level. */
+export function describeLevel(side: string, level: LevelMetrics): string {
+    return (
+        `${side} c=${level.concurrency}: ${level.outputThroughput.toFixed(1)} tok/s, TTFT p50 ${level.ttftMs.p50.toFixed(2)} ms, ` +
+        `TPOT p50 ${level.tpotMs.p50.toFixed(2)} ms, ${level.completed} ok, ${level.failed} failed` +
+        (level.errors.length > 0 ? ` (${level.errors[0]})` : "")
+    );
+}
+
+/** One line describing the baseline's settings, for logs. */
+export function describeBaselineSettings(s: BaselineSettings): string {
+    return (
+        `baseline: node-llama-cpp ${s.nodeLlamaCppVersion} (${s.buildType}, llama.cpp ${s.llamaCppRelease}), threads ${s.threads}, ` +
+        `contextSize ${s.contextSize}, sequences ${s.sequences}, maxTokens ${s.maxTokens}, temperature 0, repeatPenalty off, ignore EOS; ` +
+        `loaded in ${s.loadMs.toFixed(0)} ms`
+    );
+}

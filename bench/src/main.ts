@@ -1,0 +1,292 @@
+/**
+ * `npm run bench`: the serving benchmark end to end. For each model it starts `quandex serve` as a
+ * child process and records its idle RSS, starts the in-process baseline in a worker process with the
+ * same settings, then runs each concurrency level on the server (streaming HTTP) and then on the
+ * baseline, one at a time, never both at once (2 cores). The control plane (autocannon) runs once,
+ * against the first model's server. It writes the results JSON to `bench/results/` and BENCHMARKS.md
+ * at the repo root.
+ *
+ * `--smoke` is the CI mode: tiny models and sizes, results to `bench/results/tmp/`, no BENCHMARKS.md.
+ * The exit code is non-zero when something is broken (failed requests, no tokens, a wrong token count,
+ * a server that does not start), never because of speed.
+ */
+import { mkdir, mkdtemp, rm, stat, writeFile } from "node:fs/promises";
+import os, { tmpdir } from "node:os";
+import { join, relative } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
+import { parseArgs } from "node:util";
+import { runControlPlaneBench, type ControlPlaneResult } from "./controlPlaneBench.js";
+import { describeBaselineSettings, describeLevel } from "./format.js";
+import { makeSyntheticModel, syntheticModelPresets } from "./makeSyntheticModel.js";
+import type { LevelMetrics } from "./metrics.js";
+import { benchDir, defaultTestModelPath, repoRoot } from "./paths.js";
+import { BaselineWorker } from "./process/BaselineWorker.js";
+import { readRssBytes } from "./process/childServer.js";
+import { startQuandexServer, type QuandexServer } from "./process/quandexServer.js";
+import { renderReport } from "./renderReport.js";
+import type { ModelRun, RunResult } from "./RunResult.js";
+import type { LoadPlan } from "./runLoad.js";
+import { ServeBench } from "./serveBench.js";
+import { controlPlaneTarget, modelTargets } from "./targets.js";
+
+type ModelChoice = { key: string; id: string; description: string; plan: Omit<LoadPlan, "concurrencyLevels" | "requestRate">; path: () => Promise<string> };
+
+/** The models `--models` can name. The 85M run uses fewer tokens so the whole bench stays within minutes. */
+const modelChoices: Record<string, ModelChoice> = {
+    tiny: {
+        key: "tiny",
+        id: "stories260K",
+        description: "stories260K, the trained test model, ~260K parameters, F32: measures overhead",
+        plan: { maxTokens: 128, requestsPerSlot: 4, minRequests: 16 },
+        path: async () => defaultTestModelPath
+    },
+    "85m": {
+        key: "85m",
+        id: "synthetic-85m",
+        description: "synthetic llama, 85.7M parameters, F16, random weights: measures realistic compute",
+        plan: { maxTokens: 32, requestsPerSlot: 2, minRequests: 4 },
+        path: async () => (await makeSyntheticModel(syntheticModelPresets["85m"])).path
+    },
+    "synthetic-tiny": {
+        key: "synthetic-tiny",
+        id: "synthetic-tiny",
+        description: "synthetic llama, 0.15M parameters, F16, random weights: exercises the generator",
+        plan: { maxTokens: 128, requestsPerSlot: 4, minRequests: 8 },
+        path: async () => (await makeSyntheticModel(syntheticModelPresets.tiny)).path
+    }
+};
+
+const smokePlan = { maxTokens: 8, requestsPerSlot: 1, minRequests: 2 };
+
+async function main(): Promise<number> {
+    const { values } = parseArgs({
+        options: {
+            smoke: { type: "boolean", default: false },
+            models: { type: "string" },
+            concurrency: { type: "string" },
+            "max-tokens": { type: "string" },
+            "request-rate": { type: "string" },
+            threads: { type: "string", default: "1" },
+            "context-size": { type: "string", default: "512" },
+            "skip-baseline": { type: "boolean", default: false },
+            "skip-control-plane": { type: "boolean", default: false },
+            "autocannon-duration": { type: "string" },
+            "autocannon-connections": { type: "string", default: "10" },
+            report: { type: "boolean" },
+            "no-report": { type: "boolean", default: false },
+            help: { type: "boolean", default: false }
+        }
+    });
+    if (values.help) {
+        console.log(
+            "Usage: npm run bench -- [--smoke] [--models tiny,85m,synthetic-tiny] [--concurrency 1,4,8,16] [--max-tokens N]\n" +
+                "       [--request-rate R] [--threads 1] [--context-size 512] [--skip-baseline] [--skip-control-plane]\n" +
+                "       [--autocannon-duration S] [--autocannon-connections 10] [--report | --no-report]"
+        );
+        return 0;
+    }
+    const smoke = values.smoke;
+    const startedAt = new Date();
+    const loadAverageAtStart = os.loadavg();
+    const threads = Number.parseInt(values.threads, 10);
+    const contextSize = Number.parseInt(values["context-size"], 10);
+    const concurrencyLevels = (values.concurrency ?? (smoke ? "1,2" : "1,4,8,16")).split(",").map((level) => Number.parseInt(level, 10));
+    const requestRate = values["request-rate"] == null ? null : Number(values["request-rate"]);
+    const parallel = Math.max(...concurrencyLevels);
+    const writeReport = values.report ?? (!smoke && !values["no-report"]);
+    const modelKeys = (values.models ?? (smoke ? "tiny,synthetic-tiny" : "tiny,85m")).split(",");
+    for (const key of modelKeys) {
+        if (modelChoices[key] == null) throw new Error(`unknown model '${key}'; use ${Object.keys(modelChoices).join(", ")}`);
+    }
+    const log = (line: string): void => console.log(`[bench] ${line}`);
+
+    const problems: string[] = [];
+    const models: ModelRun[] = [];
+    let controlPlane: ControlPlaneResult | null = null;
+    for (const key of modelKeys) {
+        const choice = modelChoices[key]!;
+        const plan: LoadPlan = {
+            ...(smoke ? smokePlan : choice.plan),
+            ...(values["max-tokens"] != null && { maxTokens: Number.parseInt(values["max-tokens"], 10) }),
+            concurrencyLevels,
+            requestRate
+        };
+        const path = await choice.path();
+        const run: ModelRun = {
+            key,
+            id: choice.id,
+            path,
+            description: choice.description,
+            fileBytes: (await stat(path)).size,
+            plan,
+            threads,
+            contextSize,
+            parallel,
+            server: null,
+            baseline: null
+        };
+        models.push(run);
+        log(`${choice.id}: ${path}`);
+
+        const workDir = await mkdtemp(join(tmpdir(), `quandex-bench-${key}-`));
+        let server: QuandexServer | null = null;
+        let serve: ServeBench | null = null;
+        let worker: BaselineWorker | null = null;
+        let succeeded = false;
+        try {
+            server = await startQuandexServer({ models: [{ id: choice.id, path, parallel, contextSize, threads }], workDir });
+            log(`server up: ${server.command}`);
+            await sleep(1000);
+            const idleRssBytes = readRssBytes(server.pid);
+            log(`server idle RSS with ${choice.id} loaded: ${formatMb(idleRssBytes)}`);
+            run.server = {
+                levels: [],
+                idleRssBytes,
+                idleRssAfterBytes: null,
+                unlimitedKey: server.unlimitedKey,
+                command: server.command,
+                configYaml: server.configYaml
+            };
+            serve = await ServeBench.open({ baseUrl: server.baseUrl, apiKey: server.apiKey, model: choice.id, plan });
+            if (!values["skip-baseline"]) {
+                worker = await BaselineWorker.start({ modelPath: path, threads, contextSize, sequences: parallel, plan });
+                run.baseline = { settings: worker.settings, levels: [] };
+                log(describeBaselineSettings(worker.settings));
+            }
+            // Server and baseline levels alternate, so the slow drift of a shared machine hits both alike.
+            for (const concurrency of concurrencyLevels) {
+                const level = await serve.runLevel(concurrency);
+                log(describeLevel("server", level));
+                run.server.levels.push(level);
+                if (worker != null) {
+                    const baselineLevel = await worker.runLevel(concurrency);
+                    log(describeLevel("baseline", baselineLevel));
+                    run.baseline!.levels.push(baselineLevel);
+                }
+            }
+            await worker?.close();
+            worker = null;
+            if (controlPlane == null && !values["skip-control-plane"]) {
+                log("control plane: autocannon on GET /v1/models and on a hello-world Fastify");
+                controlPlane = await runControlPlaneBench({
+                    baseUrl: server.baseUrl,
+                    apiKey: server.apiKey,
+                    connections: Number.parseInt(values["autocannon-connections"], 10),
+                    durationS: Number(values["autocannon-duration"] ?? (smoke ? 1 : 5)),
+                    warmupS: smoke ? 0 : 1
+                });
+                log(
+                    `control plane: /v1/models ${controlPlane.models.requestsPerSec.toFixed(0)} req/s, hello-world ` +
+                        `${controlPlane.helloWorld.requestsPerSec.toFixed(0)} req/s, ratio ${(controlPlane.ratio * 100).toFixed(1)}%`
+                );
+                problems.push(...controlPlaneProblems(controlPlane));
+            }
+            await sleep(1000);
+            run.server.idleRssAfterBytes = readRssBytes(server.pid);
+            succeeded = true;
+        } catch (error) {
+            problems.push(`bench of ${choice.id} failed: ${error instanceof Error ? error.message : String(error)} (files kept in ${workDir})`);
+            log(problems[problems.length - 1]!);
+        } finally {
+            serve?.close();
+            await worker?.close();
+            await server?.stop();
+        }
+        if (succeeded) await rm(workDir, { recursive: true, force: true });
+        if (run.server != null) problems.push(...levelProblems(`server ${choice.id}`, run.server.levels, plan));
+        if (run.baseline != null) problems.push(...levelProblems(`baseline ${choice.id}`, run.baseline.levels, plan));
+    }
+
+    const targets = [
+        ...models.flatMap((run) =>
+            modelTargets({ modelId: run.id, server: run.server?.levels ?? [], baseline: run.baseline, idleRssBytes: run.server?.idleRssBytes ?? null })
+        ),
+        controlPlaneTarget(controlPlane)
+    ];
+    const baselineSettings = models.find((run) => run.baseline != null)?.baseline?.settings;
+    const result: RunResult = {
+        startedAt: startedAt.toISOString(),
+        finishedAt: new Date().toISOString(),
+        command: commandLine(),
+        smoke,
+        machine: {
+            cpuModel: os.cpus()[0]?.model ?? "unknown",
+            cores: os.cpus().length,
+            memoryBytes: os.totalmem(),
+            os: `${os.type()} ${os.release()} ${os.arch()}`,
+            node: process.version,
+            nodeLlamaCpp: baselineSettings?.nodeLlamaCppVersion ?? null,
+            buildType: baselineSettings?.buildType ?? null,
+            llamaCppRelease: baselineSettings?.llamaCppRelease ?? null,
+            loadAverageAtStart,
+            loadAverageAtEnd: os.loadavg()
+        },
+        models,
+        controlPlane,
+        targets,
+        problems
+    };
+
+    const resultsDir = join(benchDir, "results", smoke ? "tmp" : "");
+    await mkdir(resultsDir, { recursive: true });
+    const resultsPath = join(resultsDir, `${startedAt.toISOString().replace(/[:.]/g, "-")}.json`);
+    await writeFile(resultsPath, `${JSON.stringify(result, null, 2)}\n`);
+    log(`results: ${relative(repoRoot, resultsPath)}`);
+    if (writeReport) {
+        await writeFile(join(repoRoot, "BENCHMARKS.md"), renderReport(result));
+        log("wrote BENCHMARKS.md");
+    }
+
+    console.log("\nTargets:");
+    for (const row of targets) {
+        console.log(`  [${row.pass == null ? "n/a " : row.pass ? "pass" : "FAIL"}] ${row.target}${row.model ? ` (${row.model})` : ""}: ${row.measured}`);
+    }
+    if (problems.length > 0) {
+        console.error(`\n${problems.length} correctness problem(s):`);
+        for (const problem of problems) console.error(`  - ${problem}`);
+        return 1;
+    }
+    return 0;
+}
+
+/** Correctness checks on a set of levels: failures, no tokens, or requests that did not run to max_tokens. */
+function levelProblems(what: string, levels: readonly LevelMetrics[], plan: LoadPlan): string[] {
+    const problems: string[] = [];
+    for (const level of levels) {
+        const at = `${what} at concurrency ${level.concurrency}`;
+        if (level.failed > 0) problems.push(`${at}: ${level.failed} request(s) failed: ${level.errors.join("; ")}`);
+        if (level.totalOutputTokens === 0) problems.push(`${at}: no tokens received`);
+        if (level.wrongLength > 0) {
+            problems.push(`${at}: ${level.wrongLength} request(s) did not generate exactly max_tokens=${plan.maxTokens} tokens despite ignore_eos`);
+        }
+    }
+    return problems;
+}
+
+function controlPlaneProblems(result: ControlPlaneResult): string[] {
+    return [result.models, result.helloWorld].flatMap((target) =>
+        target.totalRequests === 0 || target.non2xx > 0 || target.errors > 0
+            ? [`autocannon on ${target.url}: ${target.totalRequests} requests, ${target.non2xx} non-2xx, ${target.errors} errors`]
+            : []
+    );
+}
+
+function commandLine(): string {
+    const args = process.argv.slice(2).join(" ");
+    if (process.env.npm_lifecycle_event === "bench") return `npm run bench${args ? ` -- ${args}` : ""}`;
+    return `node --import tsx ${relative(repoRoot, process.argv[1] ?? "bench/src/main.ts")}${args ? ` ${args}` : ""}`;
+}
+
+function formatMb(bytes: number | null): string {
+    return bytes == null ? "n/a" : `${(bytes / 1024 / 1024).toFixed(1)} MB`;
+}
+
+main().then(
+    (code) => {
+        process.exitCode = code;
+    },
+    (error: unknown) => {
+        console.error(error instanceof Error ? error.stack : error);
+        process.exitCode = 1;
+    }
+);

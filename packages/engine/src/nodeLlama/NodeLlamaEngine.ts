@@ -1,0 +1,102 @@
+import os from "node:os";
+import { getLlama, getModuleVersion, LlamaLogLevel, type Llama } from "node-llama-cpp";
+import { QuandexError, type Backend } from "@quandex/protocol";
+import type { DeviceInfo, Engine, EngineInfo, LoadRequest, ModelRunner } from "../Engine.js";
+import { silentLogger, type Logger } from "../Logger.js";
+import { defaultThreads } from "../system/defaultThreads.js";
+import { readMemory } from "../system/readMemory.js";
+import { checkGgufFile } from "./checkGgufFile.js";
+import { NodeLlamaRunner } from "./NodeLlamaRunner.js";
+
+export interface NodeLlamaEngineOptions {
+    /** `"auto"` uses a GPU when one works (falling back to CPU, logged); `false` never probes one. Defaults to `"auto"`. */
+    gpu?: "auto" | false;
+    logger?: Logger;
+}
+
+/**
+ * The in-process engine: one `Llama` per process, one context per loaded model. It never builds or
+ * downloads binaries at run time (`build: "never"`); a local build made by `quandex engine build`
+ * is picked up when present.
+ */
+export class NodeLlamaEngine implements Engine {
+    private disposed = false;
+    private readonly runners = new Set<NodeLlamaRunner>();
+
+    private constructor(
+        private readonly llama: Llama,
+        private readonly logger: Logger,
+        private readonly version: string
+    ) {}
+
+    static async create(options: NodeLlamaEngineOptions = {}): Promise<NodeLlamaEngine> {
+        const logger = options.logger ?? silentLogger;
+        const gpu = options.gpu ?? "auto";
+        const llama = await getLlama({
+            build: "never",
+            gpu,
+            // 0 makes each context's `threads` exact instead of a share of a global pool.
+            maxThreads: 0,
+            progressLogs: false,
+            logLevel: LlamaLogLevel.warn,
+            logger: (level, message) => {
+                const text = message.trimEnd();
+                if (text === "") return;
+                if (level === LlamaLogLevel.error || level === LlamaLogLevel.fatal) logger.error({ engine: "llama.cpp" }, text);
+                else logger.debug({ engine: "llama.cpp" }, text);
+            }
+        });
+        const backend = toBackend(llama.gpu);
+        if (gpu === "auto" && backend === "cpu") logger.info("no usable GPU backend found; llama.cpp runs on the CPU");
+        else logger.info({ backend }, "llama.cpp accelerator backend selected");
+        const version = await getModuleVersion();
+        return new NodeLlamaEngine(llama, logger, version);
+    }
+
+    info(): EngineInfo {
+        const build = this.llama.buildType === "localBuild" ? "local" : "prebuilt";
+        return {
+            name: "node-llama-cpp",
+            version: this.version,
+            build,
+            llamaCppRelease: this.llama.llamaCppRelease.release ?? null,
+            backend: toBackend(this.llama.gpu),
+            defaultThreads: defaultThreads(build)
+        };
+    }
+
+    async load(request: LoadRequest): Promise<ModelRunner> {
+        if (this.disposed) throw new QuandexError("server_shutdown");
+        await checkGgufFile(request.path);
+        const runner = await NodeLlamaRunner.load(this.llama, request, this.logger);
+        this.runners.add(runner);
+        runner.onDispose(() => this.runners.delete(runner));
+        return runner;
+    }
+
+    async device(): Promise<DeviceInfo> {
+        const backend = toBackend(this.llama.gpu);
+        if (backend !== "cpu") {
+            const [names, vram] = await Promise.all([this.llama.getGpuDeviceNames(), this.llama.getVramState()]);
+            return { name: names.join(", ") || backend, backend, memoryAllocatedBytes: vram.used, memoryAvailableBytes: vram.free };
+        }
+        const memory = await readMemory();
+        return {
+            name: os.cpus()[0]?.model.trim() ?? "CPU",
+            backend,
+            memoryAllocatedBytes: memory.totalBytes - memory.availableBytes,
+            memoryAvailableBytes: memory.availableBytes
+        };
+    }
+
+    async dispose(): Promise<void> {
+        if (this.disposed) return;
+        this.disposed = true;
+        await Promise.all([...this.runners].map((runner) => runner.dispose()));
+        await this.llama.dispose();
+    }
+}
+
+function toBackend(gpu: Llama["gpu"]): Backend {
+    return gpu === false ? "cpu" : gpu;
+}

@@ -1,0 +1,162 @@
+import { readdirSync, statSync } from "node:fs";
+import path from "node:path";
+import type { ModelLoadOptions } from "../Engine.js";
+
+/** A model as configured: every field but id and path may fall back to the defaults. */
+export interface ConfiguredModel {
+    id: string;
+    /** Absolute path to the .gguf file (first shard for split models). */
+    path: string;
+    aliases: readonly string[];
+    options: Partial<ModelLoadOptions>;
+    preload: boolean;
+}
+
+export interface ModelDefinition {
+    readonly id: string;
+    readonly path: string;
+    readonly aliases: readonly string[];
+    readonly options: ModelLoadOptions;
+    readonly preload: boolean;
+    readonly source: "config" | "directory";
+}
+
+export interface ModelRegistryOptions {
+    /** Every `*.gguf` here is a model whose id is the file's stem. */
+    modelsDir: string;
+    configured: readonly ConfiguredModel[];
+    defaults: ModelLoadOptions;
+    onWarning?: (message: string) => void;
+}
+
+export class ModelRegistryError extends Error {
+    constructor(
+        message: string,
+        readonly key: string
+    ) {
+        super(message);
+        this.name = "ModelRegistryError";
+    }
+}
+
+const shardPattern = /^(.*)-(\d{5})-of-(\d{5})$/;
+
+/**
+ * Knows which models exist: those in the config plus every GGUF in the models directory, rescanned
+ * on demand so new files appear without a restart. Ids and aliases share one namespace; a clash
+ * among configured names stops the boot, while a clash with a file that appears later only hides
+ * that file (a running server cannot refuse to boot).
+ */
+export class ModelRegistry {
+    private models = new Map<string, ModelDefinition>();
+    private names = new Map<string, ModelDefinition>();
+    private readonly warned = new Set<string>();
+
+    constructor(private readonly options: ModelRegistryOptions) {
+        this.checkConfigured();
+        this.refresh();
+    }
+
+    /** Rescans the models directory. Cheap (one readdir), so it runs on every listing and on a miss. */
+    refresh(): void {
+        const models = new Map<string, ModelDefinition>();
+        const names = new Map<string, ModelDefinition>();
+        for (const configured of this.options.configured) {
+            const def: ModelDefinition = {
+                id: configured.id,
+                path: configured.path,
+                aliases: [...configured.aliases],
+                options: { ...this.options.defaults, ...configured.options },
+                preload: configured.preload,
+                source: "config"
+            };
+            models.set(def.id, def);
+            names.set(def.id, def);
+            for (const alias of def.aliases) names.set(alias, def);
+        }
+        const configuredPaths = new Set(this.options.configured.map((m) => path.resolve(m.path)));
+        for (const file of this.scanDirectory()) {
+            if (configuredPaths.has(path.resolve(file.path))) continue;
+            if (names.has(file.id)) {
+                this.warnOnce(`models dir file ${file.path} is hidden: '${file.id}' is already a configured id or alias`);
+                continue;
+            }
+            const def: ModelDefinition = { id: file.id, path: file.path, aliases: [], options: { ...this.options.defaults }, preload: false, source: "directory" };
+            models.set(def.id, def);
+            names.set(def.id, def);
+        }
+        this.models = models;
+        this.names = names;
+    }
+
+    /** Finds a model by id or alias, rescanning once on a miss. */
+    resolve(name: string): ModelDefinition | undefined {
+        const hit = this.names.get(name);
+        if (hit) return hit;
+        this.refresh();
+        return this.names.get(name);
+    }
+
+    list(): ModelDefinition[] {
+        this.refresh();
+        return [...this.models.values()];
+    }
+
+    private scanDirectory(): Array<{ id: string; path: string }> {
+        let entries: string[];
+        try {
+            entries = readdirSync(this.options.modelsDir);
+        } catch {
+            return [];
+        }
+        const found: Array<{ id: string; path: string }> = [];
+        for (const name of entries.sort()) {
+            if (!name.toLowerCase().endsWith(".gguf") || name.startsWith("mmproj")) continue;
+            const full = path.join(this.options.modelsDir, name);
+            try {
+                if (!statSync(full).isFile()) continue;
+            } catch {
+                continue;
+            }
+            const stem = name.slice(0, -".gguf".length);
+            const shard = shardPattern.exec(stem);
+            if (shard) {
+                // Only the first shard names a model; llama.cpp finds the rest beside it.
+                if (shard[2] !== "00001") continue;
+                found.push({ id: shard[1] ?? stem, path: full });
+                continue;
+            }
+            found.push({ id: stem, path: full });
+        }
+        return found;
+    }
+
+    private checkConfigured(): void {
+        const seen = new Map<string, string>();
+        this.options.configured.forEach((model, index) => {
+            const idKey = `models[${index}].id`;
+            if (seen.has(model.id)) throw new ModelRegistryError(`${idKey}: '${model.id}' is already used by ${seen.get(model.id)}`, idKey);
+            seen.set(model.id, idKey);
+        });
+        this.options.configured.forEach((model, index) => {
+            model.aliases.forEach((alias, aliasIndex) => {
+                const key = `models[${index}].aliases[${aliasIndex}]`;
+                if (seen.has(alias)) throw new ModelRegistryError(`${key}: alias '${alias}' collides with ${seen.get(alias)}`, key);
+                seen.set(alias, key);
+            });
+        });
+        const files = this.scanDirectory();
+        for (const file of files) {
+            const configuredAt = seen.get(file.id);
+            if (configuredAt && configuredAt.endsWith("]") && configuredAt.includes(".aliases[")) {
+                throw new ModelRegistryError(`${configuredAt}: alias '${file.id}' collides with the id of the model file ${file.path}`, configuredAt);
+            }
+        }
+    }
+
+    private warnOnce(message: string): void {
+        if (this.warned.has(message)) return;
+        this.warned.add(message);
+        this.options.onWarning?.(message);
+    }
+}

@@ -1,0 +1,145 @@
+import type { Backend } from "@quandex/protocol";
+import type { DeviceInfo, Engine, EngineInfo, GenerationEvent, GenerationInput, LoadRequest, ModelRunner, RunnerResources } from "../Engine.js";
+import { StopSequenceMatcher } from "../StopSequenceMatcher.js";
+
+export interface FakeEngineOptions {
+    /** What the fake claims to run on; a GPU backend reports offloaded layers and accelerator memory. Defaults to `"cpu"`. */
+    backend?: Backend;
+    /** Milliseconds each load takes. Defaults to `0`. */
+    loadDelayMs?: number;
+    /** Milliseconds between tokens. Defaults to `0`. */
+    tokenDelayMs?: number;
+    /** Loads of paths matching this fail, as a broken file would. */
+    failPaths?: RegExp;
+    /** Generations on models whose path matches this throw after two tokens, as a native failure would. */
+    crashPaths?: RegExp;
+}
+
+/**
+ * A scripted engine for route and scheduler tests. "Tokens" are the prompt's characters; generation
+ * emits `tok0 tok1 ...`, and an EOS after `eosAfter` tokens unless `ignoreEos` is set.
+ * It records every generation it ran so tests can assert what reached the engine.
+ */
+export class FakeEngine implements Engine {
+    readonly generations: GenerationInput[] = [];
+    readonly loads: LoadRequest[] = [];
+    eosAfter = 8;
+    private readonly runners = new Set<FakeRunner>();
+
+    constructor(readonly options: FakeEngineOptions = {}) {}
+
+    info(): EngineInfo {
+        return { name: "fake", version: "0.0.0", build: "prebuilt", llamaCppRelease: null, backend: this.options.backend ?? "cpu", defaultThreads: 1 };
+    }
+
+    async load(request: LoadRequest): Promise<ModelRunner> {
+        this.loads.push(request);
+        if (this.options.loadDelayMs) await sleep(this.options.loadDelayMs, request.signal);
+        if (this.options.failPaths?.test(request.path)) throw new Error(`fake engine cannot load ${request.path}`);
+        const runner = new FakeRunner(this, request);
+        this.runners.add(runner);
+        return runner;
+    }
+
+    async device(): Promise<DeviceInfo> {
+        const backend = this.options.backend ?? "cpu";
+        return { name: backend === "cpu" ? "Fake CPU" : "Fake GPU", backend, memoryAllocatedBytes: 1024, memoryAvailableBytes: 4096 };
+    }
+
+    get activeGenerations(): number {
+        let total = 0;
+        for (const runner of this.runners) total += runner.active;
+        return total;
+    }
+
+    async dispose(): Promise<void> {
+        await Promise.all([...this.runners].map((r) => r.dispose()));
+    }
+
+    forget(runner: FakeRunner): void {
+        this.runners.delete(runner);
+    }
+}
+
+class FakeRunner implements ModelRunner {
+    readonly contextSize: number;
+    readonly parallel: number;
+    active = 0;
+    disposed = false;
+
+    constructor(
+        private readonly engine: FakeEngine,
+        private readonly request: LoadRequest
+    ) {
+        this.contextSize = request.options.contextSize;
+        this.parallel = request.options.parallel;
+    }
+
+    resources(): RunnerResources {
+        const backend = this.engine.options.backend ?? "cpu";
+        const gpu = backend !== "cpu";
+        return { backend, gpuLayers: gpu ? 5 : 0, acceleratorBytes: gpu ? 2_000_000 : 0, totalBytes: 2_000_000 };
+    }
+
+    async tokenize(text: string): Promise<number[]> {
+        return [1, ...Array.from(text, (c) => c.charCodeAt(0))];
+    }
+
+    async *generate(input: GenerationInput, signal: AbortSignal): AsyncGenerator<GenerationEvent> {
+        this.engine.generations.push(input);
+        this.active++;
+        let maxBatch = 0;
+        const started = performance.now();
+        const stops = new StopSequenceMatcher(input.sampling.stop);
+        let produced = 0;
+        let finish: "stop" | "length" = "stop";
+        try {
+            while (true) {
+                if (signal.aborted) return;
+                maxBatch = Math.max(maxBatch, this.active);
+                if (!input.sampling.ignoreEos && produced >= this.engine.eosAfter) break;
+                if (produced >= input.sampling.maxTokens) {
+                    finish = "length";
+                    break;
+                }
+                if (this.engine.options.tokenDelayMs) await sleep(this.engine.options.tokenDelayMs, signal).catch(() => undefined);
+                else await Promise.resolve();
+                if (signal.aborted) return;
+                if (produced === 2 && this.engine.options.crashPaths?.test(this.request.path)) throw new Error("fake engine failure mid-generation");
+                const piece = stops.push(`${produced === 0 ? "" : " "}tok${produced}`);
+                produced++;
+                if (piece.emit) yield { type: "text", text: piece.emit };
+                if (piece.stopped) break;
+            }
+            yield {
+                type: "done",
+                finishReason: finish,
+                promptTokens: input.promptTokens.length,
+                completionTokens: produced,
+                batchSize: Math.max(1, maxBatch),
+                generationMs: performance.now() - started
+            };
+        } finally {
+            this.active--;
+        }
+    }
+
+    async dispose(): Promise<void> {
+        this.disposed = true;
+        this.engine.forget(this);
+    }
+}
+
+function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+    return new Promise((resolve, reject) => {
+        const timer = setTimeout(resolve, ms);
+        signal?.addEventListener(
+            "abort",
+            () => {
+                clearTimeout(timer);
+                reject(signal.reason);
+            },
+            { once: true }
+        );
+    });
+}

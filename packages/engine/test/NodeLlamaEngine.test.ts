@@ -1,0 +1,125 @@
+import assert from "node:assert/strict";
+import { mkdtempSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { after, before, describe, it } from "node:test";
+import { QuandexError } from "@quandex/protocol";
+import type { GenerationEvent, ModelRunner, SamplingOptions } from "../src/Engine.js";
+import { NodeLlamaEngine } from "../src/nodeLlama/NodeLlamaEngine.js";
+import { writeBrokenModels } from "./support/brokenGguf.js";
+import { goldenText, requireTestModel } from "./support/testModel.js";
+
+const modelPath = requireTestModel();
+const sampling = (over: Partial<SamplingOptions> = {}): SamplingOptions => ({
+    temperature: 0,
+    topP: 0.95,
+    topK: 40,
+    seed: 1,
+    repeatPenalty: 1,
+    ignoreEos: false,
+    stop: [],
+    maxTokens: 100,
+    ...over
+});
+
+async function run(runner: ModelRunner, prompt: string, s: SamplingOptions, signal = new AbortController().signal) {
+    const promptTokens = await runner.tokenize(prompt);
+    let text = "";
+    let done: Extract<GenerationEvent, { type: "done" }> | undefined;
+    for await (const event of runner.generate({ promptTokens, sampling: s }, signal)) {
+        if (event.type === "text") text += event.text;
+        else done = event;
+    }
+    return { text, done };
+}
+
+describe("NodeLlamaEngine on the real model", () => {
+    let engine: NodeLlamaEngine;
+    let runner: ModelRunner;
+
+    before(async () => {
+        engine = await NodeLlamaEngine.create({ gpu: "auto" });
+        runner = await engine.load({ id: "stories260K", path: modelPath, options: { contextSize: 512, parallel: 4, gpu: "auto", threads: 1 } });
+    });
+    after(async () => {
+        await engine.dispose();
+    });
+
+    it("reproduces the golden greedy text, with BOS counted in the prompt", async () => {
+        const { text, done } = await run(runner, "Once upon a time", sampling());
+        assert.equal(text, goldenText);
+        assert.deepEqual(await runner.tokenize("Once upon a time"), [1, 403, 407, 261, 378]);
+        assert.equal(done?.promptTokens, 5);
+        assert.equal(done?.completionTokens, 100);
+        assert.equal(done?.finishReason, "length");
+    });
+
+    it("gives the same text for the same seed, and another text for another seed", async () => {
+        const a = await run(runner, "Once upon a time", sampling({ temperature: 0.8, seed: 7, maxTokens: 40 }));
+        const b = await run(runner, "Once upon a time", sampling({ temperature: 0.8, seed: 7, maxTokens: 40 }));
+        const c = await run(runner, "Once upon a time", sampling({ temperature: 0.8, seed: 8, maxTokens: 40 }));
+        assert.equal(a.text, b.text);
+        assert.notEqual(a.text, c.text);
+    });
+
+    it("ends at a stop sequence without returning it", async () => {
+        const { text, done } = await run(runner, "Once upon a time", sampling({ stop: ["Lily"] }));
+        assert.equal(text, ", there was a little girl named ");
+        assert.equal(done?.finishReason, "stop");
+    });
+
+    // stories260K was trained with BOS between stories and almost never samples EOS, so only the
+    // ignoreEos side is observable here; the fake engine's contract tests cover the EOS side.
+    it("generates exactly max_tokens with ignoreEos", async () => {
+        const forced = await run(runner, "Once upon a time", sampling({ maxTokens: 400, ignoreEos: true }));
+        assert.equal(forced.done?.completionTokens, 400);
+        assert.equal(forced.done?.finishReason, "length");
+    });
+
+    it("decodes concurrent sequences in shared batches", async () => {
+        const results = await Promise.all([1, 2, 3, 4].map((seed) => run(runner, "Once upon a time", sampling({ temperature: 0.8, seed, maxTokens: 60, ignoreEos: true }))));
+        for (const r of results) assert.equal(r.done?.completionTokens, 60);
+        assert.ok(Math.max(...results.map((r) => r.done!.batchSize)) > 1, "overlapping requests share batches");
+    });
+
+    it("stops decoding when the signal fires", async () => {
+        const controller = new AbortController();
+        let pieces = 0;
+        const tokens = await runner.tokenize("Once upon a time");
+        for await (const event of runner.generate({ promptTokens: tokens, sampling: sampling({ maxTokens: 400, ignoreEos: true }) }, controller.signal)) {
+            if (event.type === "text" && ++pieces === 5) controller.abort();
+            assert.notEqual(event.type, "done", "an aborted generation does not finish");
+        }
+        assert.ok(pieces <= 6);
+    });
+
+    it("reports CPU honestly: no accelerator memory and no offloaded layers", () => {
+        const r = runner.resources();
+        assert.equal(r.backend, engine.info().backend === "cpu" ? "cpu" : r.backend);
+        if (r.backend === "cpu") {
+            assert.equal(r.acceleratorBytes, 0);
+            assert.equal(r.gpuLayers, 0);
+        }
+        assert.ok(r.totalBytes >= 1_171_200, "at least the weights");
+    });
+
+    for (const kind of ["corrupt", "truncated", "badOffsets"] as const) {
+        it(`refuses a ${kind} model file with a clear error and keeps working`, async () => {
+            const files = writeBrokenModels(modelPath, mkdtempSync(path.join(os.tmpdir(), "qdx-broken-")));
+            await assert.rejects(
+                engine.load({ id: kind, path: files[kind], options: { contextSize: 256, parallel: 1, gpu: "auto", threads: 1 } }),
+                (e: unknown) => e instanceof Error && e.message.length > 0
+            );
+            const { text } = await run(runner, "Once upon a time", sampling({ maxTokens: 5 }));
+            assert.equal(text, ", there was a little");
+        });
+    }
+
+    it("refuses gpu: true when no GPU backend is usable", async (t) => {
+        if (engine.info().backend !== "cpu") return t.skip("this machine has a GPU backend");
+        await assert.rejects(
+            engine.load({ id: "x", path: modelPath, options: { contextSize: 256, parallel: 1, gpu: true, threads: 1 } }),
+            (e: unknown) => e instanceof QuandexError && /gpu: true/.test(e.message)
+        );
+    });
+});

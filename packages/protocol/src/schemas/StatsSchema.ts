@@ -1,0 +1,65 @@
+import { Type, type Static } from "@sinclair/typebox";
+import { BackendSchema } from "./GenerateResponseSchema.js";
+
+const NullableString = Type.Union([Type.String(), Type.Null()]);
+const NullableNumber = Type.Union([Type.Number(), Type.Null()]);
+
+export const ModelStatsSchema = Type.Object({
+    requests_per_second: Type.Number({ description: "Requests finished in the last 60 s, divided by 60." }),
+    average_latency: Type.String({ description: "Mean end-to-end latency over the last 60 s, human readable." }),
+    average_latency_ms: NullableNumber,
+    error_rate: Type.String({ description: "Share of the last 60 s's requests that failed on the server side, e.g. \"0.01%\"." }),
+    error_rate_ratio: Type.Number(),
+    p50_latency_ms: NullableNumber,
+    p95_latency_ms: NullableNumber,
+    output_tokens_per_second: Type.Number({ description: "Completion tokens produced in the last 60 s, divided by 60." }),
+    active_sequences: Type.Integer(),
+    queue_depth: Type.Integer(),
+    requests_total: Type.Integer(),
+    errors_total: Type.Integer(),
+    completion_tokens_total: Type.Integer()
+});
+export type ModelStats = Static<typeof ModelStatsSchema>;
+
+export const StatsResponseSchema = Type.Object(
+    {
+        metal_device: Type.Object({
+            name: Type.String({ description: "The GPU's name from the engine, or the CPU model without a GPU." }),
+            backend: BackendSchema,
+            memory_allocated: Type.String(),
+            memory_allocated_bytes: Type.Integer(),
+            memory_available: Type.String(),
+            memory_available_bytes: Type.Integer(),
+            temperature: Type.Union([Type.String(), Type.Null()], { description: "From hwmon or thermal zones; null when unreadable." }),
+            temperature_celsius: NullableNumber
+        }),
+        engine: Type.Object({
+            name: Type.String(),
+            version: Type.String(),
+            build: Type.String({ description: "prebuilt or local." }),
+            llama_cpp_release: NullableString,
+            threads: Type.Integer()
+        }),
+        server: Type.Object({
+            uptime_seconds: Type.Number(),
+            queue_depth: Type.Integer(),
+            max_queue: Type.Integer(),
+            active_sequences: Type.Integer(),
+            rss_bytes: Type.Integer()
+        }),
+        models: Type.Record(Type.String(), ModelStatsSchema)
+    },
+    {}
+);
+export type StatsResponse = Static<typeof StatsResponseSchema>;
+
+export const HealthResponseSchema = Type.Object(
+    {
+        status: Type.Union([Type.Literal("ok"), Type.Literal("starting"), Type.Literal("shutting_down")]),
+        live: Type.Boolean(),
+        ready: Type.Boolean({ description: "True once every preloaded model is ready or failed and the server accepts requests." }),
+        uptime_seconds: Type.Number()
+    },
+    {}
+);
+export type HealthResponse = Static<typeof HealthResponseSchema>;

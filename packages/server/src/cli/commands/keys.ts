@@ -1,0 +1,146 @@
+import type { Command } from "commander";
+import { InvalidArgumentError } from "commander";
+import type { Scope } from "../../config/ConfigFileSchema.js";
+import { loadConfig } from "../../config/loadConfig.js";
+import { allScopes, type ApiKeyRecord, type KeyLimitOverrides } from "../../keys/ApiKey.js";
+import { openDatabase } from "../../keys/openDatabase.js";
+import { SqliteKeyStore } from "../../keys/SqliteKeyStore.js";
+
+interface KeyFlags {
+    dataDir?: string;
+    config?: string;
+    json?: boolean;
+    name?: string;
+    scopes?: Scope[];
+    rps?: number;
+    burst?: number;
+    daily?: number;
+    unlimited?: boolean;
+}
+
+export function register(program: Command): void {
+    const keys = program.command("keys").description("Create, list, update and revoke API keys (stored hashed in the data dir)");
+
+    withStoreOptions(keys.command("create").description("Create a key and print it once"))
+        .requiredOption("--name <name>", "a label for the key")
+        .option("--scopes <list>", `comma-separated: ${allScopes.join(", ")} (default: the config's default scopes, generate,read)`, parseScopes)
+        .action(async (flags: KeyFlags) =>
+            withStore(flags, async (store, config) => {
+                const { record, secret } = await store.create({ name: flags.name!, scopes: flags.scopes ?? config.defaultScopes, limits: limitFlags(flags) });
+                if (flags.json) print({ ...toJson(record), key: secret });
+                else {
+                    print(`Created key ${record.id} (${record.name}) with scopes ${record.scopes.join(",")}.`);
+                    print(`Key: ${secret}`);
+                    print("Store it now: it is kept only as a hash and cannot be shown again.");
+                }
+            })
+        );
+
+    withStoreOptions(keys.command("list").description("List keys (never their secrets)")).action(async (flags: KeyFlags) =>
+        withStore(flags, async (store) => {
+            const records = await store.list();
+            if (flags.json) return print(records.map(toJson));
+            if (records.length === 0) return print("No keys. Create one with: quandex keys create --name NAME");
+            const rows = records.map((r) => [r.id, r.name, r.prefix + "…", r.scopes.join(","), r.revokedAt ? `revoked ${r.revokedAt}` : "active", r.createdAt]);
+            printTable(["ID", "NAME", "PREFIX", "SCOPES", "STATUS", "CREATED"], rows);
+        })
+    );
+
+    withStoreOptions(keys.command("update").description("Change a key's name, scopes or limits").argument("<id>"))
+        .option("--name <name>", "a new label")
+        .option("--scopes <list>", "comma-separated scopes", parseScopes)
+        .option("--limited", "undo --unlimited")
+        .action(async (id: string, flags: KeyFlags & { limited?: boolean }) =>
+            withStore(flags, async (store) => {
+                const limits = limitFlags(flags);
+                if (flags.limited) limits.unlimited = false;
+                const record = await store.update(id, { name: flags.name, scopes: flags.scopes, limits });
+                if (!record) throw new Error(`no key with id '${id}'`);
+                print(flags.json ? toJson(record) : `Updated key ${record.id}.`);
+            })
+        );
+
+    withStoreOptions(keys.command("revoke").description("Revoke a key; it stops working at once").argument("<id>")).action(
+        async (id: string, flags: KeyFlags) =>
+            withStore(flags, async (store) => {
+                if (!(await store.revoke(id))) throw new Error(`no key with id '${id}'`);
+                print(flags.json ? { id, revoked: true } : `Revoked key ${id}.`);
+            })
+    );
+}
+
+function withStoreOptions(command: Command): Command {
+    return command
+        .option("--data-dir <dir>", "directory of the key database (env QUANDEX_DATA_DIR; default ~/.quandex/data)")
+        .option("--config <file>", "config file (env QUANDEX_CONFIG), for its data_dir and default scopes")
+        .option("--rps <n>", "requests per second refill rate for this key", parsePositive)
+        .option("--burst <n>", "bucket capacity (burst) for this key", parsePositiveInt)
+        .option("--daily <n>", "requests per UTC day for this key", parsePositiveInt)
+        .option("--unlimited", "no rate limit and no daily quota (trusted internal keys)")
+        .option("--json", "print JSON");
+}
+
+async function withStore(flags: KeyFlags, run: (store: SqliteKeyStore, config: ReturnType<typeof loadConfig>) => Promise<void>): Promise<void> {
+    const config = loadConfig({ flags: { dataDir: flags.dataDir, config: flags.config } });
+    const db = openDatabase(config.dataDir);
+    try {
+        await run(new SqliteKeyStore(db), config);
+    } finally {
+        db.close();
+    }
+}
+
+function limitFlags(flags: KeyFlags): Partial<KeyLimitOverrides> {
+    return {
+        ...(flags.rps !== undefined && { rps: flags.rps }),
+        ...(flags.burst !== undefined && { burst: flags.burst }),
+        ...(flags.daily !== undefined && { daily: flags.daily }),
+        ...(flags.unlimited && { unlimited: true })
+    };
+}
+
+function parseScopes(value: string): Scope[] {
+    const scopes = value.split(",").map((s) => s.trim()).filter(Boolean);
+    for (const scope of scopes) {
+        if (!(allScopes as readonly string[]).includes(scope)) throw new InvalidArgumentError(`unknown scope '${scope}' (use ${allScopes.join(", ")})`);
+    }
+    if (scopes.length === 0) throw new InvalidArgumentError("give at least one scope");
+    return scopes as Scope[];
+}
+
+function parsePositive(value: string): number {
+    const n = Number(value);
+    if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError("must be a positive number");
+    return n;
+}
+
+function parsePositiveInt(value: string): number {
+    const n = parsePositive(value);
+    if (!Number.isInteger(n)) throw new InvalidArgumentError("must be a whole number");
+    return n;
+}
+
+function toJson(record: ApiKeyRecord): Record<string, unknown> {
+    return {
+        id: record.id,
+        name: record.name,
+        prefix: record.prefix,
+        scopes: record.scopes,
+        created_at: record.createdAt,
+        revoked_at: record.revokedAt,
+        rps: record.limits.rps,
+        burst: record.limits.burst,
+        daily: record.limits.daily,
+        unlimited: record.limits.unlimited
+    };
+}
+
+function print(value: unknown): void {
+    process.stdout.write(typeof value === "string" ? `${value}\n` : `${JSON.stringify(value, null, 2)}\n`);
+}
+
+function printTable(header: string[], rows: string[][]): void {
+    const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)));
+    for (const row of [header, ...rows]) print(row.map((cell, i) => cell.padEnd(widths[i]!)).join("  ").trimEnd());
+}
+

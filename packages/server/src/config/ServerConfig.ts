@@ -1,0 +1,34 @@
+import type { ConfiguredModel, ModelLoadOptions } from "@quandex/engine";
+import type { Scope } from "./ConfigFileSchema.js";
+
+/** The validated, frozen configuration. Produced only by `loadConfig`; nothing else reads env or files. */
+export interface ServerConfig {
+    readonly host: string;
+    readonly port: number;
+    readonly modelsDir: string;
+    readonly dataDir: string;
+    readonly configPath: string | null;
+    readonly logLevel: string;
+    /** Requests that may wait for a sequence, across models. */
+    readonly maxQueue: number;
+    /** Longest wait for a sequence (or a load the request started), in ms. */
+    readonly requestTimeoutMs: number;
+    /** How long shutdown lets in-flight requests finish, in ms. */
+    readonly shutdownGraceMs: number;
+    /** Interval of SSE keep-alive comments, in ms. */
+    readonly keepAliveMs: number;
+    readonly corsOrigins: readonly string[];
+    readonly trustProxy: boolean | string | readonly string[];
+    readonly defaultScopes: readonly Scope[];
+    readonly limits: {
+        readonly defaultRps: number;
+        readonly defaultBurst: number;
+        readonly defaultDaily: number | null;
+        readonly authFailuresPerMinute: number;
+        readonly failOpen: boolean;
+    };
+    readonly redisUrl: string | null;
+    readonly engine: { readonly type: "node-llama-cpp"; readonly gpu: "auto" | false };
+    readonly modelDefaults: ModelLoadOptions;
+    readonly models: readonly ConfiguredModel[];
+}

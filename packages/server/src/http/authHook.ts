@@ -1,0 +1,37 @@
+import type { FastifyReply, FastifyRequest } from "fastify";
+import { QuandexError } from "@quandex/protocol";
+import type { Scope } from "../config/ConfigFileSchema.js";
+import type { ApiKeyRecord, KeyStore } from "../keys/ApiKey.js";
+
+declare module "fastify" {
+    interface FastifyContextConfig {
+        /** The scope a key needs for this route; routes without one are public. */
+        scope?: Scope;
+    }
+    interface FastifyRequest {
+        apiKey?: ApiKeyRecord;
+        /** `performance.now()` when the request arrived; processing_time counts from here. */
+        receivedAt: number;
+    }
+}
+
+/**
+ * Bearer authentication, then the route's scope. It runs in `onRequest`, before the body is read,
+ * so an unauthenticated client learns nothing about validation and sends no body for nothing.
+ */
+export function authHook(keys: KeyStore) {
+    return async function authenticate(request: FastifyRequest, _reply: FastifyReply): Promise<void> {
+        const scope = request.routeOptions.config.scope;
+        if (scope === undefined) return;
+        const header = request.headers.authorization;
+        if (header === undefined) throw new QuandexError("invalid_api_key", { detail: "No API key was sent." });
+        const match = /^Bearer[ \t]+(\S+)[ \t]*$/i.exec(header);
+        if (!match) throw new QuandexError("invalid_api_key", { detail: "The Authorization header is not of the form 'Bearer <key>'." });
+        const key = await keys.authenticate(match[1]!);
+        if (!key) throw new QuandexError("invalid_api_key", { detail: "The API key is not valid or was revoked." });
+        request.apiKey = key;
+        if (!key.scopes.includes(scope) && !key.scopes.includes("admin")) {
+            throw new QuandexError("insufficient_scope", { scope });
+        }
+    };
+}

@@ -1,0 +1,119 @@
+import { randomBytes } from "node:crypto";
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from "fastify";
+import cors from "@fastify/cors";
+import swagger from "@fastify/swagger";
+import type { Engine, InferenceService } from "@quandex/engine";
+import { QuandexError } from "@quandex/protocol";
+import type { ServerConfig } from "../config/ServerConfig.js";
+import type { KeyStore } from "../keys/ApiKey.js";
+import { noAdmissionHooks, type AdmissionHooks } from "./AdmissionHooks.js";
+import { authHook } from "./authHook.js";
+import { sendError, toQuandexError } from "./errorReply.js";
+import { Lifecycle } from "./Lifecycle.js";
+import { generateRoute } from "./routes/generateRoute.js";
+import { healthRoute } from "./routes/healthRoute.js";
+import { modelsRoutes } from "./routes/modelsRoutes.js";
+import { openApiRoute } from "./routes/openApiRoute.js";
+import { statsRoute } from "./routes/statsRoute.js";
+
+export interface AppDeps {
+    config: Pick<ServerConfig, "maxQueue" | "keepAliveMs" | "corsOrigins" | "trustProxy">;
+    service: InferenceService;
+    engine: Engine;
+    keys: KeyStore;
+    lifecycle?: Lifecycle;
+    hooks?: AdmissionHooks;
+    /** Extra hooks that run after authentication (rate limits). */
+    afterAuth?: Array<(app: FastifyInstance) => void>;
+    logger?: FastifyBaseLogger;
+    sysRoot?: string;
+}
+
+export interface RouteSummary {
+    method: string | string[];
+    url: string;
+    hasSchema: boolean;
+}
+
+declare module "fastify" {
+    interface FastifyInstance {
+        /** Every route registered, for the test that requires a schema on each. */
+        registeredRoutes: readonly RouteSummary[];
+    }
+}
+
+/** `/v1/models/:id/load` → a regex matching concrete paths, to tell 405 from 404. */
+function routePattern(url: string): RegExp {
+    const escaped = url.replace(/[.*+?^${}()|[\]\\]/g, "\\$&").replace(/:[A-Za-z_]+/g, "[^/]+");
+    return new RegExp(`^${escaped}/?$`);
+}
+
+const requestIdPattern = /^[A-Za-z0-9._:-]{1,128}$/;
+export const bodyLimit = 1_048_576;
+
+/**
+ * The Fastify app: HTTP only. It reads no env and no files; everything arrives in `deps`, so tests
+ * build it with a fake engine and `app.inject()`.
+ */
+export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
+    const lifecycle = deps.lifecycle ?? new Lifecycle();
+    const app = Fastify({
+        loggerInstance: deps.logger,
+        bodyLimit,
+        trustProxy: typeof deps.config.trustProxy === "object" ? [...deps.config.trustProxy] : deps.config.trustProxy,
+        requestIdHeader: false,
+        genReqId: (req) => {
+            const incoming = req.headers["x-request-id"];
+            return typeof incoming === "string" && requestIdPattern.test(incoming) ? incoming : `req_${randomBytes(10).toString("hex")}`;
+        },
+        ajv: { customOptions: { coerceTypes: false, removeAdditional: false, useDefaults: false, allErrors: false } },
+        return503OnClosing: false,
+        forceCloseConnections: "idle"
+    });
+
+    const routes: RouteSummary[] = [];
+    app.addHook("onRoute", (route) => {
+        routes.push({ method: route.method, url: route.url, hasSchema: route.schema !== undefined && route.schema.response !== undefined });
+    });
+    app.decorate("registeredRoutes", routes);
+    app.decorateRequest("receivedAt", 0);
+    app.addHook("onRequest", async (request, reply) => {
+        request.receivedAt = performance.now();
+        reply.header("x-request-id", request.id);
+        if (lifecycle.draining && request.routeOptions.url !== "/health") throw new QuandexError("server_shutdown");
+    });
+    if (deps.config.corsOrigins.length > 0) {
+        await app.register(cors, { origin: [...deps.config.corsOrigins], exposedHeaders: ["x-request-id", "retry-after", "x-ratelimit-limit", "x-ratelimit-remaining", "x-ratelimit-reset"] });
+    }
+    app.addHook("onRequest", authHook(deps.keys));
+    for (const extend of deps.afterAuth ?? []) extend(app);
+
+    app.setErrorHandler((error, request, reply) => sendError(reply, toQuandexError(error, request)));
+    app.removeContentTypeParser("text/plain");
+    app.setNotFoundHandler((request, reply) => {
+        const path = request.url.split("?")[0] ?? request.url;
+        const params = { method: request.method, path };
+        const allowed = [...new Set(routes.filter((r) => routePattern(r.url).test(path)).flatMap((r) => r.method))];
+        if (allowed.length === 0) return sendError(reply, new QuandexError("route_not_found", params));
+        reply.header("allow", allowed.join(", "));
+        return sendError(reply, new QuandexError("method_not_allowed", params));
+    });
+
+    await app.register(swagger, {
+        openapi: {
+            openapi: "3.0.3",
+            info: { title: "Quandex JAN API", version: "0.1.0", description: "Self-hosted LLM inference on llama.cpp." },
+            servers: [{ url: "/" }],
+            components: { securitySchemes: { bearer: { type: "http", scheme: "bearer" } } },
+            security: [{ bearer: [] }]
+        }
+    });
+
+    healthRoute(app, lifecycle);
+    openApiRoute(app);
+    generateRoute(app, { service: deps.service, lifecycle, hooks: deps.hooks ?? noAdmissionHooks, keepAliveMs: deps.config.keepAliveMs });
+    modelsRoutes(app, deps.service);
+    statsRoute(app, { service: deps.service, engine: deps.engine, maxQueue: deps.config.maxQueue, startedAt: lifecycle.startedAt, sysRoot: deps.sysRoot ?? "/sys" });
+    await app.ready();
+    return app;
+}

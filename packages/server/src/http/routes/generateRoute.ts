@@ -1,0 +1,196 @@
+import { randomBytes } from "node:crypto";
+import { Readable } from "node:stream";
+import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
+import type { GenerationEvent, InferenceService, PreparedEvent, PreparedGeneration } from "@quandex/engine";
+import {
+    ErrorBodySchema,
+    formatBytes,
+    formatDuration,
+    GenerateRequestSchema,
+    GenerateResponseSchema,
+    QuandexError,
+    type GenerateChunk,
+    type GenerateRequest,
+    type GenerateResponse,
+    type MetalStats
+} from "@quandex/protocol";
+import { dataFrame, doneFrame, eventFrame, pingFrame } from "../../streaming/sseFrames.js";
+import { withKeepAlive } from "../../streaming/withKeepAlive.js";
+import type { AdmissionHooks } from "../AdmissionHooks.js";
+import { toQuandexError } from "../errorReply.js";
+import type { Lifecycle } from "../Lifecycle.js";
+import { errorResponses } from "./errorResponses.js";
+import { requestSignal } from "./requestSignal.js";
+
+type Done = Extract<GenerationEvent, { type: "done" }>;
+
+export interface GenerateRouteDeps {
+    service: InferenceService;
+    lifecycle: Lifecycle;
+    hooks: AdmissionHooks;
+    keepAliveMs: number;
+}
+
+export function generateRoute(app: FastifyInstance, deps: GenerateRouteDeps): void {
+    app.post<{ Body: GenerateRequest }>(
+        "/v1/generate",
+        {
+            config: { scope: "generate" },
+            schema: {
+                summary: "Generate text from a prompt",
+                description: "With `stream: true` the answer is text/event-stream: GenerateChunk events, then `data: [DONE]`.",
+                tags: ["inference"],
+                body: GenerateRequestSchema,
+                response: { 200: GenerateResponseSchema, ...errorResponses }
+            }
+        },
+        async (request, reply) => {
+            const body = request.body;
+            const signal = requestSignal(request, reply, deps.lifecycle);
+            const prepared = await deps.service.prepare(
+                {
+                    model: body.model,
+                    prompt: body.prompt,
+                    sampling: {
+                        temperature: body.temperature,
+                        topP: body.top_p,
+                        topK: body.top_k,
+                        seed: body.seed,
+                        repeatPenalty: body.repeat_penalty,
+                        ignoreEos: body.ignore_eos,
+                        maxTokens: body.max_tokens,
+                        stop: body.stop === undefined ? undefined : typeof body.stop === "string" ? [body.stop] : body.stop
+                    }
+                },
+                signal
+            );
+            await deps.hooks.admit(request);
+            const id = `gen_${randomBytes(12).toString("hex")}`;
+            const events = prepared.events();
+            if (body.stream === true) return stream(request, reply, { id, model: body.model, prepared, events, signal, deps });
+            return collect(request, reply, { id, model: body.model, prepared, events, signal, deps });
+        }
+    );
+}
+
+interface RunContext {
+    id: string;
+    model: string;
+    prepared: PreparedGeneration;
+    events: AsyncGenerator<PreparedEvent>;
+    signal: AbortSignal;
+    deps: GenerateRouteDeps;
+}
+
+async function collect(request: FastifyRequest, reply: FastifyReply, run: RunContext): Promise<GenerateResponse> {
+    let text = "";
+    let queuedMs = 0;
+    let done: Done | undefined;
+    for await (const event of run.events) {
+        if (event.type === "text") text += event.text;
+        else if (event.type === "started") queuedMs = event.queuedMs;
+        else done = event;
+    }
+    if (!done) throw abortError(run.signal);
+    await run.deps.hooks.complete(request, { promptTokens: done.promptTokens, completionTokens: done.completionTokens });
+    return {
+        id: run.id,
+        model: run.model,
+        choices: [{ text, finish_reason: done.finishReason }],
+        usage: usage(done),
+        metal_stats: metalStats(run.prepared, done, queuedMs, performance.now() - request.receivedAt)
+    };
+}
+
+/**
+ * Headers go out with the first event or the first keep-alive, whichever comes first, so errors
+ * while queued for a sequence (busy, timeout) still become an HTTP status when they are quick.
+ */
+async function stream(request: FastifyRequest, reply: FastifyReply, run: RunContext): Promise<FastifyReply> {
+    const first = run.events.next();
+    const early = await Promise.race([first, delay(run.deps.keepAliveMs, run.signal)]);
+    if (early !== "timeout" && early.done) throw abortError(run.signal);
+    const frames = withKeepAlive(sseFrames(request, reply, run, first), run.deps.keepAliveMs, pingFrame);
+    return reply
+        .code(200)
+        .header("content-type", "text/event-stream; charset=utf-8")
+        .header("cache-control", "no-cache, no-transform")
+        .header("x-accel-buffering", "no")
+        .send(Readable.from(frames, { objectMode: false, highWaterMark: 16 * 1024 }));
+}
+
+async function* sseFrames(
+    request: FastifyRequest,
+    reply: FastifyReply,
+    run: RunContext,
+    first: Promise<IteratorResult<PreparedEvent>>
+): AsyncGenerator<string> {
+    let queuedMs = 0;
+    try {
+        for (let next = await first; !next.done; next = await run.events.next()) {
+            const event = next.value;
+            if (event.type === "started") {
+                queuedMs = event.queuedMs;
+                continue;
+            }
+            if (event.type === "text") {
+                yield dataFrame({ id: run.id, model: run.model, choices: [{ text: event.text, finish_reason: null }] } satisfies GenerateChunk);
+                continue;
+            }
+            await run.deps.hooks.complete(request, { promptTokens: event.promptTokens, completionTokens: event.completionTokens });
+            const last: GenerateChunk = {
+                id: run.id,
+                model: run.model,
+                choices: [{ text: "", finish_reason: event.finishReason }],
+                usage: usage(event),
+                metal_stats: metalStats(run.prepared, event, queuedMs, performance.now() - request.receivedAt)
+            };
+            yield dataFrame(last);
+            yield doneFrame;
+            return;
+        }
+        const reason: unknown = run.signal.reason;
+        if (reason instanceof QuandexError) yield eventFrame("error", reason.toBody());
+    } catch (error) {
+        if (run.signal.aborted && !(run.signal.reason instanceof QuandexError)) return;
+        yield eventFrame("error", toQuandexError(run.signal.reason instanceof QuandexError ? run.signal.reason : error, request).toBody());
+    } finally {
+        await run.events.return(undefined);
+    }
+}
+
+function usage(done: Done): GenerateResponse["usage"] {
+    return { prompt_tokens: done.promptTokens, completion_tokens: done.completionTokens, total_tokens: done.promptTokens + done.completionTokens };
+}
+
+function metalStats(prepared: PreparedGeneration, done: Done, queuedMs: number, elapsedMs: number): MetalStats {
+    const resources = prepared.resources();
+    const seconds = done.generationMs / 1000;
+    return {
+        backend: resources.backend,
+        mps_allocated: formatBytes(resources.acceleratorBytes),
+        mps_allocated_bytes: resources.acceleratorBytes,
+        batch_size: done.batchSize,
+        processing_time: formatDuration(elapsedMs),
+        processing_time_ms: round(elapsedMs),
+        queue_time_ms: round(queuedMs),
+        tokens_per_second: seconds > 0 ? round(done.completionTokens / seconds) : 0,
+        gpu_layers: resources.gpuLayers
+    };
+}
+
+function abortError(signal: AbortSignal): QuandexError {
+    const reason: unknown = signal.reason;
+    return reason instanceof QuandexError ? reason : new QuandexError("internal_error", { detail: "the generation ended without a result." });
+}
+
+function round(value: number): number {
+    return Math.round(value * 100) / 100;
+}
+
+function delay(ms: number, signal: AbortSignal): Promise<"timeout"> {
+    return new Promise((resolve) => {
+        const timer = setTimeout(() => resolve("timeout"), ms);
+        signal.addEventListener("abort", () => clearTimeout(timer), { once: true });
+    });
+}

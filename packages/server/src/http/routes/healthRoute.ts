@@ -1,0 +1,16 @@
+import type { FastifyInstance } from "fastify";
+import { HealthResponseSchema, type HealthResponse } from "@quandex/protocol";
+import type { Lifecycle } from "../Lifecycle.js";
+
+/** Liveness and readiness, without a key, for load balancers and orchestrators. 503 when not ready. */
+export function healthRoute(app: FastifyInstance, lifecycle: Lifecycle): void {
+    app.get(
+        "/health",
+        { schema: { summary: "Liveness and readiness (no key needed)", tags: ["monitoring"], response: { 200: HealthResponseSchema, 503: HealthResponseSchema } } },
+        async (_request, reply) => {
+            const status: HealthResponse["status"] = lifecycle.draining ? "shutting_down" : lifecycle.ready ? "ok" : "starting";
+            const ready = lifecycle.ready && !lifecycle.draining;
+            return reply.code(ready ? 200 : 503).send({ status, live: true, ready, uptime_seconds: Math.round((Date.now() - lifecycle.startedAt) / 100) / 10 });
+        }
+    );
+}

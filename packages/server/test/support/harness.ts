@@ -1,0 +1,122 @@
+import { mkdtempSync, symlinkSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import type { FastifyInstance } from "fastify";
+import { InferenceService, ModelRegistry, Scheduler, type ConfiguredModel, type Engine, type ModelLoadOptions } from "@quandex/engine";
+import { buildApp } from "../../src/http/buildApp.js";
+import { Lifecycle } from "../../src/http/Lifecycle.js";
+import { openDatabase } from "../../src/keys/openDatabase.js";
+import { SqliteKeyStore } from "../../src/keys/SqliteKeyStore.js";
+
+export interface Harness {
+    app: FastifyInstance;
+    engine: Engine;
+    service: InferenceService;
+    lifecycle: Lifecycle;
+    keys: { admin: string; generate: string; read: string };
+    store: SqliteKeyStore;
+    dataDir: string;
+    modelsDir: string;
+    maxQueue: number;
+    /** Base URL once `listen()` ran. */
+    url: string;
+    listen(): Promise<string>;
+    close(): Promise<void>;
+}
+
+export interface HarnessOptions {
+    engine: Engine;
+    /** Files to place in the models dir, by file name → source path (symlinked). */
+    files?: Record<string, string>;
+    configured?: ConfiguredModel[];
+    defaults?: Partial<ModelLoadOptions>;
+    maxQueue?: number;
+    queueTimeoutMs?: number;
+    keepAliveMs?: number;
+    corsOrigins?: string[];
+    sysRoot?: string;
+}
+
+/** Builds the real app (real SQLite keys, real scheduler) around the given engine. */
+export async function createHarness(options: HarnessOptions): Promise<Harness> {
+    const root = mkdtempSync(path.join(os.tmpdir(), "qdx-test-"));
+    const modelsDir = path.join(root, "models");
+    const dataDir = path.join(root, "data");
+    (await import("node:fs")).mkdirSync(modelsDir);
+    for (const [name, source] of Object.entries(options.files ?? {})) symlinkSync(source, path.join(modelsDir, name));
+    const db = openDatabase(dataDir);
+    const store = new SqliteKeyStore(db);
+    const keys = {
+        admin: (await store.create({ name: "admin", scopes: ["generate", "read", "admin"] })).secret,
+        generate: (await store.create({ name: "gen", scopes: ["generate", "read"] })).secret,
+        read: (await store.create({ name: "reader", scopes: ["read"] })).secret
+    };
+    const registry = new ModelRegistry({
+        modelsDir,
+        configured: options.configured ?? [],
+        defaults: { contextSize: 256, parallel: 2, gpu: "auto", threads: 1, ...options.defaults }
+    });
+    const scheduler = new Scheduler({ engine: options.engine, maxQueue: options.maxQueue ?? 64, queueTimeoutMs: options.queueTimeoutMs ?? 30_000 });
+    const service = new InferenceService(registry, scheduler);
+    const lifecycle = new Lifecycle();
+    lifecycle.ready = true;
+    const app = await buildApp({
+        config: { maxQueue: options.maxQueue ?? 64, keepAliveMs: options.keepAliveMs ?? 15_000, corsOrigins: options.corsOrigins ?? [], trustProxy: false },
+        service,
+        engine: options.engine,
+        keys: store,
+        lifecycle,
+        sysRoot: options.sysRoot ?? path.join(root, "no-sys")
+    });
+    const harness: Harness = {
+        app,
+        engine: options.engine,
+        service,
+        lifecycle,
+        keys,
+        store,
+        dataDir,
+        modelsDir,
+        maxQueue: options.maxQueue ?? 64,
+        url: "",
+        async listen() {
+            harness.url = await app.listen({ host: "127.0.0.1", port: 0 });
+            return harness.url;
+        },
+        async close() {
+            await app.close();
+            await scheduler.dispose();
+            db.close();
+        }
+    };
+    return harness;
+}
+
+export const auth = (key: string): Record<string, string> => ({ authorization: `Bearer ${key}` });
+
+/** Reads an SSE body into its events: `{event, data}` with data parsed as JSON where it is JSON. */
+export function parseSse(body: string): Array<{ event: string; data: unknown; comment?: boolean }> {
+    const events: Array<{ event: string; data: unknown; comment?: boolean }> = [];
+    for (const block of body.split("\n\n")) {
+        if (block.trim() === "") continue;
+        if (block.startsWith(":")) {
+            events.push({ event: "comment", data: block.slice(1).trim(), comment: true });
+            continue;
+        }
+        let event = "message";
+        const data: string[] = [];
+        for (const line of block.split("\n")) {
+            if (line.startsWith("event: ")) event = line.slice(7);
+            else if (line.startsWith("data: ")) data.push(line.slice(6));
+        }
+        const raw = data.join("\n");
+        let parsed: unknown = raw;
+        try {
+            parsed = JSON.parse(raw);
+        } catch {
+            // [DONE] and other plain data stay strings.
+        }
+        events.push({ event, data: parsed });
+    }
+    return events;
+}

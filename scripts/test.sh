@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# The whole test suite: type-check and build, then every TypeScript test file (node:test through
+# tsx, one file at a time on small machines), then the Python SDK's tests.
+# `scripts/test.sh unit` runs only the tests that need no model and no child processes.
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+shopt -s nullglob globstar
+
+npx tsc -b
+
+unit=(
+    packages/engine/test/units.test.ts
+    packages/engine/test/Scheduler.test.ts
+    packages/server/test/config.test.ts
+    packages/server/test/routes.test.ts
+    packages/server/test/contract.fake.test.ts
+    packages/client/test/*.test.ts
+)
+if [[ "${1:-}" == "unit" ]]; then
+    node --import tsx --test "${unit[@]}"
+    exit 0
+fi
+
+all=(packages/*/test/**/*.test.ts bench/test/**/*.test.ts)
+node --import tsx --test --test-concurrency=1 "${all[@]}"
+bash scripts/test-python.sh
