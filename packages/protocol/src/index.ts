@@ -6,3 +6,4 @@ export * from "./schemas/GenerateResponseSchema.js";
 export * from "./schemas/ModelSchema.js";
 export * from "./schemas/StatsSchema.js";
 export * from "./formatBytes.js";
+export * from "./schemas/KeySchema.js";

@@ -6,7 +6,8 @@ import type { ServerConfig } from "./config/ServerConfig.js";
 import { buildApp } from "./http/buildApp.js";
 import { Lifecycle } from "./http/Lifecycle.js";
 import { openDatabase } from "./keys/openDatabase.js";
-import { SqliteKeyStore } from "./keys/SqliteKeyStore.js";
+import { createLimitStores, limitDefaults, type LimitStores } from "./limits/createLimitStores.js";
+import { LimitsGate } from "./http/LimitsGate.js";
 
 export interface RunningServer {
     app: FastifyInstance;
@@ -32,7 +33,15 @@ export async function startServer(flags: ConfigFlags, options: { engine?: Engine
     }
     const logger = pino({ level: config.logLevel });
     const db = openDatabase(config.dataDir);
-    const keys = new SqliteKeyStore(db);
+    let stores: LimitStores;
+    try {
+        stores = await createLimitStores(config, db, logger);
+    } catch (error) {
+        db.close();
+        await engine.dispose();
+        throw error;
+    }
+    const { keys, limitStore, authFailures } = stores;
     let registry: ModelRegistry;
     try {
         registry = new ModelRegistry({
@@ -42,6 +51,7 @@ export async function startServer(flags: ConfigFlags, options: { engine?: Engine
             onWarning: (message) => logger.warn(message)
         });
     } catch (error) {
+        await stores.dispose();
         db.close();
         await engine.dispose();
         throw error;
@@ -49,7 +59,18 @@ export async function startServer(flags: ConfigFlags, options: { engine?: Engine
     const scheduler = new Scheduler({ engine, maxQueue: config.maxQueue, queueTimeoutMs: config.requestTimeoutMs, logger: logger as unknown as Logger });
     const service = new InferenceService(registry, scheduler);
     const lifecycle = new Lifecycle();
-    const app = await buildApp({ config, service, engine, keys, lifecycle, logger: logger.child({ component: "http" }) as never });
+    const limits = new LimitsGate(limitStore, limitDefaults(config), logger);
+    const app = await buildApp({
+        config,
+        service,
+        engine,
+        keys,
+        lifecycle,
+        limits,
+        authFailures,
+        usage: limitStore,
+        logger: logger.child({ component: "http" }) as never
+    });
     await app.listen({ host: config.host, port: config.port });
     const address = app.server.address();
     const port = typeof address === "object" && address ? address.port : config.port;
@@ -81,7 +102,7 @@ export async function startServer(flags: ConfigFlags, options: { engine?: Engine
             clearInterval(reaper);
             await scheduler.dispose();
             await engine.dispose();
-            await keys.dispose();
+            await stores.dispose();
             db.close();
             logger.info("shutdown complete");
         })();

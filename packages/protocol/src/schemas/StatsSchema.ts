@@ -45,7 +45,9 @@ export const StatsResponseSchema = Type.Object(
             queue_depth: Type.Integer(),
             max_queue: Type.Integer(),
             active_sequences: Type.Integer(),
-            rss_bytes: Type.Integer()
+            rss_bytes: Type.Integer(),
+            auth_failures_total: Type.Integer({ description: "Requests refused for a wrong API key since start." }),
+            auth_blocked_total: Type.Integer({ description: "Requests refused because their address made too many failed attempts." })
         }),
         models: Type.Record(Type.String(), ModelStatsSchema)
     },

@@ -1,20 +1,30 @@
-import type { FastifyRequest } from "fastify";
+import type { FastifyReply, FastifyRequest } from "fastify";
 
 export interface UsageReport {
     promptTokens: number;
     completionTokens: number;
 }
 
-/**
- * Called by inference routes around the engine: `admit` once a request passed validation and
- * model checks (the daily quota charges here), `complete` when it finished (usage accounting).
- */
-export interface AdmissionHooks {
-    admit(request: FastifyRequest): Promise<void>;
-    complete(request: FastifyRequest, usage: UsageReport): Promise<void>;
+/** One inference request that was let through to the queue. */
+export interface Admission {
+    /** It was refused before reaching the engine after all (queue full, shutdown): give the quota back. */
+    refund(): Promise<void>;
+    /** It finished; record its token usage. Never throws. */
+    complete(usage: UsageReport): Promise<void>;
 }
 
+/**
+ * Called by every inference route once a request passed validation and model checks, just before
+ * it queues: this is where the daily quota charges, so 400/404/503 answers never count.
+ */
+export interface AdmissionHooks {
+    admit(request: FastifyRequest, reply: FastifyReply): Promise<Admission>;
+}
+
+const nothingToDo: Admission = { async refund() {}, async complete() {} };
+
 export const noAdmissionHooks: AdmissionHooks = {
-    async admit() {},
-    async complete() {}
+    async admit() {
+        return nothingToDo;
+    }
 };

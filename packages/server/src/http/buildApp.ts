@@ -6,7 +6,12 @@ import type { Engine, InferenceService } from "@quandex/engine";
 import { QuandexError } from "@quandex/protocol";
 import type { ServerConfig } from "../config/ServerConfig.js";
 import type { KeyStore } from "../keys/ApiKey.js";
-import { noAdmissionHooks, type AdmissionHooks } from "./AdmissionHooks.js";
+import type { AuthFailureLimiter } from "../limits/AuthFailureLimiter.js";
+import type { LimitStore } from "../limits/LimitStore.js";
+import { noAdmissionHooks } from "./AdmissionHooks.js";
+import type { LimitsGate } from "./LimitsGate.js";
+import { adminKeysRoutes } from "./routes/adminKeysRoutes.js";
+import { usageRoute } from "./routes/usageRoute.js";
 import { authHook } from "./authHook.js";
 import { sendError, toQuandexError } from "./errorReply.js";
 import { Lifecycle } from "./Lifecycle.js";
@@ -17,14 +22,17 @@ import { openApiRoute } from "./routes/openApiRoute.js";
 import { statsRoute } from "./routes/statsRoute.js";
 
 export interface AppDeps {
-    config: Pick<ServerConfig, "maxQueue" | "keepAliveMs" | "corsOrigins" | "trustProxy">;
+    config: Pick<ServerConfig, "maxQueue" | "keepAliveMs" | "corsOrigins" | "trustProxy" | "defaultScopes">;
     service: InferenceService;
     engine: Engine;
     keys: KeyStore;
     lifecycle?: Lifecycle;
-    hooks?: AdmissionHooks;
-    /** Extra hooks that run after authentication (rate limits). */
-    afterAuth?: Array<(app: FastifyInstance) => void>;
+    /** Per-key rate limits and daily quotas; without it, no limits apply. */
+    limits?: LimitsGate;
+    /** Failed-authentication limiter per client address. */
+    authFailures?: AuthFailureLimiter;
+    /** Usage records for GET /v1/usage. */
+    usage?: LimitStore;
     logger?: FastifyBaseLogger;
     sysRoot?: string;
 }
@@ -85,8 +93,9 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     if (deps.config.corsOrigins.length > 0) {
         await app.register(cors, { origin: [...deps.config.corsOrigins], exposedHeaders: ["x-request-id", "retry-after", "x-ratelimit-limit", "x-ratelimit-remaining", "x-ratelimit-reset"] });
     }
-    app.addHook("onRequest", authHook(deps.keys));
-    for (const extend of deps.afterAuth ?? []) extend(app);
+    app.addHook("onRequest", authHook(deps.keys, deps.authFailures));
+    const limits = deps.limits;
+    if (limits) app.addHook("onRequest", (request, reply) => limits.onAuthenticated(request, reply));
 
     app.setErrorHandler((error, request, reply) => sendError(reply, toQuandexError(error, request)));
     app.removeContentTypeParser("text/plain");
@@ -111,9 +120,18 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
 
     healthRoute(app, lifecycle);
     openApiRoute(app);
-    generateRoute(app, { service: deps.service, lifecycle, hooks: deps.hooks ?? noAdmissionHooks, keepAliveMs: deps.config.keepAliveMs });
+    generateRoute(app, { service: deps.service, lifecycle, hooks: deps.limits ?? noAdmissionHooks, keepAliveMs: deps.config.keepAliveMs });
     modelsRoutes(app, deps.service);
-    statsRoute(app, { service: deps.service, engine: deps.engine, maxQueue: deps.config.maxQueue, startedAt: lifecycle.startedAt, sysRoot: deps.sysRoot ?? "/sys" });
+    statsRoute(app, {
+        service: deps.service,
+        engine: deps.engine,
+        maxQueue: deps.config.maxQueue,
+        startedAt: lifecycle.startedAt,
+        sysRoot: deps.sysRoot ?? "/sys",
+        authFailures: deps.authFailures
+    });
+    adminKeysRoutes(app, { keys: deps.keys, defaultScopes: deps.config.defaultScopes });
+    if (deps.usage) usageRoute(app, deps.usage);
     await app.ready();
     return app;
 }

@@ -2,8 +2,8 @@ import type { Scope } from "../config/ConfigFileSchema.js";
 
 export const allScopes: readonly Scope[] = ["generate", "read", "admin"];
 
-/** Per-key limit overrides; null means "use the server default". */
-export interface KeyLimitOverrides {
+/** Per-key limit overrides as stored; null means "use the server default". */
+export interface StoredKeyLimits {
     rps: number | null;
     burst: number | null;
     daily: number | null;
@@ -19,19 +19,19 @@ export interface ApiKeyRecord {
     scopes: Scope[];
     createdAt: string;
     revokedAt: string | null;
-    limits: KeyLimitOverrides;
+    limits: StoredKeyLimits;
 }
 
 export interface CreateKeyInput {
     name: string;
     scopes: readonly Scope[];
-    limits?: Partial<KeyLimitOverrides>;
+    limits?: Partial<StoredKeyLimits>;
 }
 
 export interface KeyPatch {
     name?: string;
     scopes?: readonly Scope[];
-    limits?: Partial<KeyLimitOverrides>;
+    limits?: Partial<StoredKeyLimits>;
 }
 
 /** Where keys live: SQLite in the data dir, or Redis when replicas share state. */

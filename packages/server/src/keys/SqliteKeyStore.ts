@@ -1,7 +1,7 @@
 import { timingSafeEqual } from "node:crypto";
 import type Database from "better-sqlite3";
 import type { Scope } from "../config/ConfigFileSchema.js";
-import type { ApiKeyRecord, CreateKeyInput, KeyLimitOverrides, KeyPatch, KeyStore } from "./ApiKey.js";
+import type { ApiKeyRecord, CreateKeyInput, StoredKeyLimits, KeyPatch, KeyStore } from "./ApiKey.js";
 import { hashSecret, keyPrefix, newKeyId, newSecret } from "./keySecrets.js";
 
 interface Row {
@@ -79,7 +79,7 @@ export class SqliteKeyStore implements KeyStore {
     async update(id: string, patch: KeyPatch): Promise<ApiKeyRecord | undefined> {
         const current = await this.get(id);
         if (!current) return undefined;
-        const limits: KeyLimitOverrides = { ...current.limits, ...patch.limits };
+        const limits: StoredKeyLimits = { ...current.limits, ...patch.limits };
         this.db
             .prepare("UPDATE api_keys SET name = ?, scopes = ?, rps = ?, burst = ?, daily = ?, unlimited = ? WHERE id = ?")
             .run(patch.name ?? current.name, [...new Set(patch.scopes ?? current.scopes)].join(","), limits.rps, limits.burst, limits.daily, limits.unlimited ? 1 : 0, id);

@@ -7,13 +7,19 @@ import { buildApp } from "../../src/http/buildApp.js";
 import { Lifecycle } from "../../src/http/Lifecycle.js";
 import { openDatabase } from "../../src/keys/openDatabase.js";
 import { SqliteKeyStore } from "../../src/keys/SqliteKeyStore.js";
+import { LimitsGate } from "../../src/http/LimitsGate.js";
+import { MemoryAuthFailureLimiter } from "../../src/limits/MemoryAuthFailureLimiter.js";
+import { MemoryLimitStore } from "../../src/limits/MemoryLimitStore.js";
 
 export interface Harness {
     app: FastifyInstance;
     engine: Engine;
     service: InferenceService;
     lifecycle: Lifecycle;
-    keys: { admin: string; generate: string; read: string };
+    /** Unlimited keys, so tests measure behaviour, not 429s; `limited` has the default limits. */
+    keys: { admin: string; generate: string; read: string; limited: string };
+    limitStore: MemoryLimitStore;
+    authFailures: MemoryAuthFailureLimiter;
     store: SqliteKeyStore;
     dataDir: string;
     modelsDir: string;
@@ -35,6 +41,10 @@ export interface HarnessOptions {
     keepAliveMs?: number;
     corsOrigins?: string[];
     sysRoot?: string;
+    /** Clock for the limit stores (ms since the epoch). */
+    clock?: () => number;
+    daily?: number | null;
+    authFailuresPerMinute?: number;
 }
 
 /** Builds the real app (real SQLite keys, real scheduler) around the given engine. */
@@ -46,11 +56,16 @@ export async function createHarness(options: HarnessOptions): Promise<Harness> {
     for (const [name, source] of Object.entries(options.files ?? {})) symlinkSync(source, path.join(modelsDir, name));
     const db = openDatabase(dataDir);
     const store = new SqliteKeyStore(db);
+    const unlimited = { unlimited: true };
     const keys = {
-        admin: (await store.create({ name: "admin", scopes: ["generate", "read", "admin"] })).secret,
-        generate: (await store.create({ name: "gen", scopes: ["generate", "read"] })).secret,
-        read: (await store.create({ name: "reader", scopes: ["read"] })).secret
+        admin: (await store.create({ name: "admin", scopes: ["generate", "read", "admin"], limits: unlimited })).secret,
+        generate: (await store.create({ name: "gen", scopes: ["generate", "read"], limits: unlimited })).secret,
+        read: (await store.create({ name: "reader", scopes: ["read"], limits: unlimited })).secret,
+        limited: (await store.create({ name: "limited", scopes: ["generate", "read"] })).secret
     };
+    const limitStore = new MemoryLimitStore({ db, ...(options.clock && { clock: options.clock }) });
+    const authFailures = new MemoryAuthFailureLimiter({ maxFailures: options.authFailuresPerMinute ?? 30, ...(options.clock && { clock: options.clock }) });
+    const limits = new LimitsGate(limitStore, { rps: 10, burst: 20, daily: options.daily ?? 1000, unlimited: false }, { warn() {}, info() {} });
     const registry = new ModelRegistry({
         modelsDir,
         configured: options.configured ?? [],
@@ -61,11 +76,20 @@ export async function createHarness(options: HarnessOptions): Promise<Harness> {
     const lifecycle = new Lifecycle();
     lifecycle.ready = true;
     const app = await buildApp({
-        config: { maxQueue: options.maxQueue ?? 64, keepAliveMs: options.keepAliveMs ?? 15_000, corsOrigins: options.corsOrigins ?? [], trustProxy: false },
+        config: {
+            maxQueue: options.maxQueue ?? 64,
+            keepAliveMs: options.keepAliveMs ?? 15_000,
+            corsOrigins: options.corsOrigins ?? [],
+            trustProxy: false,
+            defaultScopes: ["generate", "read"]
+        },
         service,
         engine: options.engine,
         keys: store,
         lifecycle,
+        limits,
+        authFailures,
+        usage: limitStore,
         sysRoot: options.sysRoot ?? path.join(root, "no-sys")
     });
     const harness: Harness = {
@@ -75,6 +99,8 @@ export async function createHarness(options: HarnessOptions): Promise<Harness> {
         lifecycle,
         keys,
         store,
+        limitStore,
+        authFailures,
         dataDir,
         modelsDir,
         maxQueue: options.maxQueue ?? 64,
@@ -86,6 +112,8 @@ export async function createHarness(options: HarnessOptions): Promise<Harness> {
         async close() {
             await app.close();
             await scheduler.dispose();
+            await authFailures.dispose();
+            await limitStore.dispose();
             db.close();
         }
     };

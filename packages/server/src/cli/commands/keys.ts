@@ -2,12 +2,15 @@ import type { Command } from "commander";
 import { InvalidArgumentError } from "commander";
 import type { Scope } from "../../config/ConfigFileSchema.js";
 import { loadConfig } from "../../config/loadConfig.js";
-import { allScopes, type ApiKeyRecord, type KeyLimitOverrides } from "../../keys/ApiKey.js";
+import { allScopes, type KeyStore, type StoredKeyLimits } from "../../keys/ApiKey.js";
+import { RedisKeyStore } from "../../keys/RedisKeyStore.js";
+import { apiKeyJson } from "../../keys/apiKeyJson.js";
 import { openDatabase } from "../../keys/openDatabase.js";
 import { SqliteKeyStore } from "../../keys/SqliteKeyStore.js";
 
 interface KeyFlags {
     dataDir?: string;
+    redisUrl?: string;
     config?: string;
     json?: boolean;
     name?: string;
@@ -21,13 +24,13 @@ interface KeyFlags {
 export function register(program: Command): void {
     const keys = program.command("keys").description("Create, list, update and revoke API keys (stored hashed in the data dir)");
 
-    withStoreOptions(keys.command("create").description("Create a key and print it once"))
+    withLimitOptions(withStoreOptions(keys.command("create").description("Create a key and print it once")))
         .requiredOption("--name <name>", "a label for the key")
         .option("--scopes <list>", `comma-separated: ${allScopes.join(", ")} (default: the config's default scopes, generate,read)`, parseScopes)
         .action(async (flags: KeyFlags) =>
             withStore(flags, async (store, config) => {
                 const { record, secret } = await store.create({ name: flags.name!, scopes: flags.scopes ?? config.defaultScopes, limits: limitFlags(flags) });
-                if (flags.json) print({ ...toJson(record), key: secret });
+                if (flags.json) print({ ...apiKeyJson(record), key: secret });
                 else {
                     print(`Created key ${record.id} (${record.name}) with scopes ${record.scopes.join(",")}.`);
                     print(`Key: ${secret}`);
@@ -39,14 +42,14 @@ export function register(program: Command): void {
     withStoreOptions(keys.command("list").description("List keys (never their secrets)")).action(async (flags: KeyFlags) =>
         withStore(flags, async (store) => {
             const records = await store.list();
-            if (flags.json) return print(records.map(toJson));
+            if (flags.json) return print(records.map(apiKeyJson));
             if (records.length === 0) return print("No keys. Create one with: quandex keys create --name NAME");
             const rows = records.map((r) => [r.id, r.name, r.prefix + "…", r.scopes.join(","), r.revokedAt ? `revoked ${r.revokedAt}` : "active", r.createdAt]);
             printTable(["ID", "NAME", "PREFIX", "SCOPES", "STATUS", "CREATED"], rows);
         })
     );
 
-    withStoreOptions(keys.command("update").description("Change a key's name, scopes or limits").argument("<id>"))
+    withLimitOptions(withStoreOptions(keys.command("update").description("Change a key's name, scopes or limits").argument("<id>")))
         .option("--name <name>", "a new label")
         .option("--scopes <list>", "comma-separated scopes", parseScopes)
         .option("--limited", "undo --unlimited")
@@ -56,7 +59,7 @@ export function register(program: Command): void {
                 if (flags.limited) limits.unlimited = false;
                 const record = await store.update(id, { name: flags.name, scopes: flags.scopes, limits });
                 if (!record) throw new Error(`no key with id '${id}'`);
-                print(flags.json ? toJson(record) : `Updated key ${record.id}.`);
+                print(flags.json ? apiKeyJson(record) : `Updated key ${record.id}.`);
             })
         );
 
@@ -73,15 +76,29 @@ function withStoreOptions(command: Command): Command {
     return command
         .option("--data-dir <dir>", "directory of the key database (env QUANDEX_DATA_DIR; default ~/.quandex/data)")
         .option("--config <file>", "config file (env QUANDEX_CONFIG), for its data_dir and default scopes")
-        .option("--rps <n>", "requests per second refill rate for this key", parsePositive)
-        .option("--burst <n>", "bucket capacity (burst) for this key", parsePositiveInt)
-        .option("--daily <n>", "requests per UTC day for this key", parsePositiveInt)
-        .option("--unlimited", "no rate limit and no daily quota (trusted internal keys)")
+        .option("--redis-url <url>", "manage the keys shared by replicas in Redis (env QUANDEX_REDIS_URL)")
         .option("--json", "print JSON");
 }
 
-async function withStore(flags: KeyFlags, run: (store: SqliteKeyStore, config: ReturnType<typeof loadConfig>) => Promise<void>): Promise<void> {
-    const config = loadConfig({ flags: { dataDir: flags.dataDir, config: flags.config } });
+function withLimitOptions(command: Command): Command {
+    return command
+        .option("--rps <n>", "sustained requests per second for this key (default: server.limits.default_rps, 10)", parsePositive)
+        .option("--burst <n>", "bucket capacity for this key (default: server.limits.default_burst, 20)", parsePositiveInt)
+        .option("--daily <n>", "inference requests per UTC day for this key (default: server.limits.default_daily, 1000)", parsePositiveInt)
+        .option("--unlimited", "no rate limit and no daily quota (trusted internal keys)");
+}
+
+async function withStore(flags: KeyFlags, run: (store: KeyStore, config: ReturnType<typeof loadConfig>) => Promise<void>): Promise<void> {
+    const config = loadConfig({ flags: { dataDir: flags.dataDir, config: flags.config, redisUrl: flags.redisUrl } });
+    if (config.redisUrl) {
+        const store = await RedisKeyStore.connect(config.redisUrl);
+        try {
+            await run(store, config);
+        } finally {
+            await store.dispose();
+        }
+        return;
+    }
     const db = openDatabase(config.dataDir);
     try {
         await run(new SqliteKeyStore(db), config);
@@ -90,7 +107,7 @@ async function withStore(flags: KeyFlags, run: (store: SqliteKeyStore, config: R
     }
 }
 
-function limitFlags(flags: KeyFlags): Partial<KeyLimitOverrides> {
+function limitFlags(flags: KeyFlags): Partial<StoredKeyLimits> {
     return {
         ...(flags.rps !== undefined && { rps: flags.rps }),
         ...(flags.burst !== undefined && { burst: flags.burst }),
@@ -118,21 +135,6 @@ function parsePositiveInt(value: string): number {
     const n = parsePositive(value);
     if (!Number.isInteger(n)) throw new InvalidArgumentError("must be a whole number");
     return n;
-}
-
-function toJson(record: ApiKeyRecord): Record<string, unknown> {
-    return {
-        id: record.id,
-        name: record.name,
-        prefix: record.prefix,
-        scopes: record.scopes,
-        created_at: record.createdAt,
-        revoked_at: record.revokedAt,
-        rps: record.limits.rps,
-        burst: record.limits.burst,
-        daily: record.limits.daily,
-        unlimited: record.limits.unlimited
-    };
 }
 
 function print(value: unknown): void {

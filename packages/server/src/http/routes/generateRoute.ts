@@ -18,6 +18,7 @@ import { dataFrame, doneFrame, eventFrame, pingFrame } from "../../streaming/sse
 import { withKeepAlive } from "../../streaming/withKeepAlive.js";
 import type { AdmissionHooks } from "../AdmissionHooks.js";
 import { toQuandexError } from "../errorReply.js";
+import { withAdmission } from "../withAdmission.js";
 import type { Lifecycle } from "../Lifecycle.js";
 import { errorResponses } from "./errorResponses.js";
 import { requestSignal } from "./requestSignal.js";
@@ -64,11 +65,11 @@ export function generateRoute(app: FastifyInstance, deps: GenerateRouteDeps): vo
                 },
                 signal
             );
-            await deps.hooks.admit(request);
+            const admission = await deps.hooks.admit(request, reply);
             const id = `gen_${randomBytes(12).toString("hex")}`;
-            const events = prepared.events();
+            const events = withAdmission(prepared.events(), admission);
             if (body.stream === true) return stream(request, reply, { id, model: body.model, prepared, events, signal, deps });
-            return collect(request, reply, { id, model: body.model, prepared, events, signal, deps });
+            return collect(request, { id, model: body.model, prepared, events, signal, deps });
         }
     );
 }
@@ -82,7 +83,7 @@ interface RunContext {
     deps: GenerateRouteDeps;
 }
 
-async function collect(request: FastifyRequest, reply: FastifyReply, run: RunContext): Promise<GenerateResponse> {
+async function collect(request: FastifyRequest, run: RunContext): Promise<GenerateResponse> {
     let text = "";
     let queuedMs = 0;
     let done: Done | undefined;
@@ -92,7 +93,6 @@ async function collect(request: FastifyRequest, reply: FastifyReply, run: RunCon
         else done = event;
     }
     if (!done) throw abortError(run.signal);
-    await run.deps.hooks.complete(request, { promptTokens: done.promptTokens, completionTokens: done.completionTokens });
     return {
         id: run.id,
         model: run.model,
@@ -110,7 +110,7 @@ async function stream(request: FastifyRequest, reply: FastifyReply, run: RunCont
     const first = run.events.next();
     const early = await Promise.race([first, delay(run.deps.keepAliveMs, run.signal)]);
     if (early !== "timeout" && early.done) throw abortError(run.signal);
-    const frames = withKeepAlive(sseFrames(request, reply, run, first), run.deps.keepAliveMs, pingFrame);
+    const frames = withKeepAlive(sseFrames(request, run, first), run.deps.keepAliveMs, pingFrame);
     return reply
         .code(200)
         .header("content-type", "text/event-stream; charset=utf-8")
@@ -121,7 +121,6 @@ async function stream(request: FastifyRequest, reply: FastifyReply, run: RunCont
 
 async function* sseFrames(
     request: FastifyRequest,
-    reply: FastifyReply,
     run: RunContext,
     first: Promise<IteratorResult<PreparedEvent>>
 ): AsyncGenerator<string> {
@@ -137,7 +136,6 @@ async function* sseFrames(
                 yield dataFrame({ id: run.id, model: run.model, choices: [{ text: event.text, finish_reason: null }] } satisfies GenerateChunk);
                 continue;
             }
-            await run.deps.hooks.complete(request, { promptTokens: event.promptTokens, completionTokens: event.completionTokens });
             const last: GenerateChunk = {
                 id: run.id,
                 model: run.model,

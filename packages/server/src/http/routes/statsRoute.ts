@@ -1,6 +1,7 @@
 import type { FastifyInstance } from "fastify";
 import { readTemperature, type Engine, type InferenceService } from "@quandex/engine";
 import { formatBytes, formatDuration, StatsResponseSchema, type ModelStats, type StatsResponse } from "@quandex/protocol";
+import type { AuthFailureLimiter } from "../../limits/AuthFailureLimiter.js";
 import { errorResponses } from "./errorResponses.js";
 
 export interface StatsRouteDeps {
@@ -10,6 +11,7 @@ export interface StatsRouteDeps {
     startedAt: number;
     /** Root of sysfs, injectable so tests can fake a temperature sensor. Defaults to `/sys`. */
     sysRoot: string;
+    authFailures?: AuthFailureLimiter;
 }
 
 export function statsRoute(app: FastifyInstance, deps: StatsRouteDeps): void {
@@ -60,7 +62,9 @@ export function statsRoute(app: FastifyInstance, deps: StatsRouteDeps): void {
                     queue_depth: service.scheduler.queueDepth,
                     max_queue: deps.maxQueue,
                     active_sequences: service.scheduler.activeSequences,
-                    rss_bytes: process.memoryUsage.rss()
+                    rss_bytes: process.memoryUsage.rss(),
+                    auth_failures_total: deps.authFailures?.stats().failuresTotal ?? 0,
+                    auth_blocked_total: deps.authFailures?.stats().blockedTotal ?? 0
                 },
                 models
             };
