@@ -1,4 +1,4 @@
-import { NodeLlamaEngine, InferenceService, ModelRegistry, Scheduler, type Engine, type Logger } from "@quandex/engine";
+import { LlamaServerEngine, NodeLlamaEngine, InferenceService, ModelRegistry, Scheduler, type Engine, type Logger } from "@quandex/engine";
 import type { FastifyInstance } from "fastify";
 import pino from "pino";
 import { loadConfig, type ConfigFlags } from "./config/loadConfig.js";
@@ -22,16 +22,16 @@ export interface RunningServer {
  * disposed by `shutdown`, in reverse order, after requests have drained.
  */
 export async function startServer(flags: ConfigFlags, options: { engine?: Engine } = {}): Promise<RunningServer> {
-    const bootLogger = pino({ level: process.env.QUANDEX_LOG_LEVEL ?? "info" });
-    const engine = options.engine ?? (await NodeLlamaEngine.create({ logger: bootLogger as unknown as Logger }));
-    let config: ServerConfig;
-    try {
-        config = loadConfig({ flags, defaultThreads: engine.info().defaultThreads });
-    } catch (error) {
-        await engine.dispose();
-        throw error;
-    }
-    const logger = pino({ level: config.logLevel });
+    // Validate before the engine starts, so a bad config fails fast; the thread default is only
+    // known once the engine says which build it runs, hence the second, identical read.
+    const early = loadConfig({ flags });
+    const logger = pino({ level: early.logLevel });
+    const engine =
+        options.engine ??
+        (early.engine.type === "llama-server"
+            ? await LlamaServerEngine.create({ binaryPath: early.engine.path!, gpu: early.engine.gpu, logger: logger as unknown as Logger })
+            : await NodeLlamaEngine.create({ gpu: early.engine.gpu, logger: logger as unknown as Logger }));
+    const config: ServerConfig = loadConfig({ flags, defaultThreads: engine.info().defaultThreads });
     const db = openDatabase(config.dataDir);
     let stores: LimitStores;
     try {
