@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { copyFileSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
@@ -124,17 +124,23 @@ describe("quandex serve", () => {
         });
     });
 
-    it("on SIGTERM, lets an in-flight stream finish within the grace period, then exits 0", async () => {
+    /** Starts a server, opens a long stream, sends SIGTERM after its first bytes, and returns the rest. */
+    async function streamAcrossSigterm(config: string | null, maxTokens: number): Promise<{ text: string; exitCode: number | null }> {
         const models = tmp();
         const dataDir = tmp();
-        mkdirSync(path.join(dataDir), { recursive: true });
         copyFileSync(model, path.join(models, "m.gguf"));
+        const args = ["--models-dir", models, "--data-dir", dataDir];
+        if (config !== null) {
+            const cfg = path.join(tmp(), "q.yaml");
+            writeFileSync(cfg, config);
+            args.push("--config", cfg);
+        }
         const { key } = await createKey(dataDir);
-        const server = await startServerProcess(["--models-dir", models, "--data-dir", dataDir]);
+        const server = await startServerProcess(args);
         const res = await fetch(`${server.url}/v1/generate`, {
             method: "POST",
             headers: { authorization: `Bearer ${key}`, "content-type": "application/json" },
-            body: JSON.stringify({ model: "m", prompt: "Once upon a time", max_tokens: 1500, ignore_eos: true, stream: true })
+            body: JSON.stringify({ model: "m", prompt: "Once upon a time", max_tokens: maxTokens, ignore_eos: true, stream: true })
         });
         const reader = res.body!.getReader();
         await reader.read();
@@ -145,37 +151,21 @@ describe("quandex serve", () => {
             if (done) break;
             text += new TextDecoder().decode(value);
         }
+        return { text, exitCode: await server.exited };
+    }
+
+    it("on SIGTERM, lets an in-flight stream finish within the grace period, then exits 0", async () => {
+        const { text, exitCode } = await streamAcrossSigterm(null, 1500);
         assert.match(text, /data: \[DONE\]/);
-        assert.equal(await server.exited, 0);
+        assert.equal(exitCode, 0);
     });
 
     it("past the grace period, a stream gets event: error server_shutdown and the process exits 0", async () => {
-        const models = tmp();
-        const dataDir = tmp();
-        copyFileSync(model, path.join(models, "m.gguf"));
-        const cfg = path.join(tmp(), "q.yaml");
-        writeFileSync(cfg, "server:\n  shutdown_grace: 0.2\nmodel_defaults:\n  context_size: 100000\n");
-        const { key } = await createKey(dataDir);
-        const server = await startServerProcess(["--models-dir", models, "--data-dir", dataDir, "--config", cfg]);
-        const res = await fetch(`${server.url}/v1/generate`, {
-            method: "POST",
-            headers: { authorization: `Bearer ${key}`, "content-type": "application/json" },
-            body: JSON.stringify({ model: "m", prompt: "Once upon a time", max_tokens: 90000, ignore_eos: true, stream: true })
-        });
-        const reader = res.body!.getReader();
-        await reader.read();
-        server.child.kill("SIGTERM");
-        let text = "";
-        for (;;) {
-            const { done, value } = await reader.read();
-            if (done) break;
-            text += new TextDecoder().decode(value);
-        }
-        const events = parseSse(text);
-        const last = events.at(-1)!;
+        const { text, exitCode } = await streamAcrossSigterm("server:\n  shutdown_grace: 0.2\nmodel_defaults:\n  context_size: 100000\n", 90000);
+        const last = parseSse(text).at(-1)!;
         assert.equal(last.event, "error", text.slice(-300));
         assert.equal((last.data as { error: { code: string } }).error.code, "server_shutdown");
         assert.ok(!text.includes("[DONE]"));
-        assert.equal(await server.exited, 0);
+        assert.equal(exitCode, 0);
     });
 });
