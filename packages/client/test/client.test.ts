@@ -22,6 +22,9 @@ const generateResponse = {
 function entry(status: ModelEntry["status"], extra: Partial<ModelEntry> = {}): ModelEntry {
     return {
         id: "stories260K",
+        object: "model",
+        created: 1_764_000_000,
+        owned_by: "quandex",
         status,
         metal_optimized: false,
         memory_usage: status === "ready" ? "2MB" : "0B",

@@ -25,6 +25,47 @@ export interface SamplingOptions {
     ignoreEos: boolean;
     stop: readonly string[];
     maxTokens: number;
+    /** OpenAI's frequency penalty, over the same last-64-token window as `repeatPenalty` (as llama.cpp does). Defaults to `0`. */
+    frequencyPenalty?: number;
+    /** OpenAI's presence penalty, over the same last-64-token window as `repeatPenalty`. Defaults to `0`. */
+    presencePenalty?: number;
+    /** Token ids that end the generation like EOS does, and are not emitted (a chat template's end-of-turn). Defaults to none. */
+    stopTokens?: readonly number[];
+    /** A grammar the output must follow, so it always parses. Check it first with {@link ModelRunner.checkConstraint}. Defaults to none. */
+    constraint?: OutputConstraint;
+}
+
+/**
+ * Output constrained by a grammar while sampling: `json` is any JSON object, `json_schema` a JSON
+ * value matching the schema (in the subset that {@link ModelRunner.checkConstraint} accepts).
+ */
+export type OutputConstraint = { type: "json" } | { type: "json_schema"; schema: Readonly<Record<string, unknown>> };
+
+/** One chat turn, already reduced to text. */
+export interface ChatMessage {
+    role: "system" | "user" | "assistant";
+    content: string;
+}
+
+/** A conversation rendered through a chat template, ready for {@link ModelRunner.generate}. */
+export interface RenderedChat {
+    /** The rendered prompt, tokenized (BOS included when the model wants one). */
+    promptTokens: number[];
+    /** The rendered prompt as text, special tokens written out, for logs and tests. */
+    text: string;
+    /** Text that ends the assistant's turn in this template. */
+    stop: string[];
+    /** Special tokens that end the assistant's turn in this template. */
+    stopTokens: number[];
+    /** Which template rendered it: `plain` (no template in the model), or the chat wrapper's name. */
+    template: string;
+}
+
+export interface EmbeddingResult {
+    /** One unit-length vector per input, in input order. */
+    vectors: number[][];
+    /** Tokens evaluated over all inputs. */
+    promptTokens: number;
 }
 
 export interface GenerationInput {
@@ -70,6 +111,28 @@ export interface ModelRunner {
      * the sequence before the iterator finishes.
      */
     generate(input: GenerationInput, signal: AbortSignal): AsyncIterable<GenerationEvent>;
+    /**
+     * Renders chat messages with the model's own chat template. Optional: without it, callers use
+     * the plain template (`plainChatTemplate`).
+     */
+    renderChat?(messages: readonly ChatMessage[]): Promise<RenderedChat>;
+    /**
+     * Compiles an output constraint ahead of the generation, so a schema the engine cannot enforce
+     * fails before the request is admitted. Optional: without it, constraints are refused.
+     * @throws QuandexError `invalid_parameter` for a schema outside the supported subset.
+     */
+    checkConstraint?(constraint: OutputConstraint): Promise<void>;
+    /**
+     * Embeds each text. Optional: engines without it refuse embedding requests.
+     * @throws QuandexError `context_length_exceeded` for an input longer than the embedding context.
+     */
+    embed?(inputs: readonly string[], signal: AbortSignal): Promise<EmbeddingResult>;
+    /**
+     * Registers a listener called once if the loaded model dies on its own (an engine child process
+     * that crashed or was killed), with the reason in words. The scheduler then marks the model
+     * `error`. Optional: in-process runners cannot die alone and do not implement it.
+     */
+    onExit?(listener: (reason: string) => void): void;
     dispose(): Promise<void>;
 }
 

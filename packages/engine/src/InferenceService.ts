@@ -1,6 +1,7 @@
 import { randomInt } from "node:crypto";
 import { QuandexError } from "@quandex/protocol";
-import type { GenerationEvent, RunnerResources, SamplingOptions } from "./Engine.js";
+import { plainChatTemplate } from "./chat/plainChatTemplate.js";
+import type { ChatMessage, EmbeddingResult, GenerationEvent, ModelRunner, RunnerResources, SamplingOptions } from "./Engine.js";
 import { ModelMetrics } from "./metrics/ModelMetrics.js";
 import type { ModelDefinition, ModelRegistry } from "./registry/ModelRegistry.js";
 import type { Scheduler } from "./scheduler/Scheduler.js";
@@ -19,6 +20,27 @@ export interface GenerateParams {
     model: string;
     prompt: string;
     sampling: Partial<SamplingOptions>;
+}
+
+/** A conversation for the model's chat template (or the plain one). */
+export interface ChatParams {
+    /** Id or alias. */
+    model: string;
+    messages: readonly ChatMessage[];
+    /** `stop` here adds to the template's own end-of-turn markers. */
+    sampling: Partial<SamplingOptions>;
+}
+
+export interface EmbedParams {
+    /** Id or alias. */
+    model: string;
+    input: readonly string[];
+}
+
+/** Embedding inputs that passed the admission checks; `run` waits for a sequence slot and embeds. */
+export interface PreparedEmbeddings {
+    readonly definition: ModelDefinition;
+    run(): Promise<EmbeddingResult>;
 }
 
 export type PreparedEvent = GenerationEvent | { type: "started"; queuedMs: number };
@@ -54,14 +76,91 @@ export class InferenceService {
 
     /** Admission checks that answer with an HTTP status before any byte of the response is sent. */
     async prepare(params: GenerateParams, signal: AbortSignal): Promise<PreparedGeneration> {
-        const definition = this.resolve(params.model);
+        const { definition, runner } = await this.readyRunner(params.model);
+        const promptTokens = await runner.tokenize(params.prompt);
+        return this.start(definition, runner, promptTokens, params.sampling, signal);
+    }
+
+    /**
+     * Like {@link prepare}, for chat messages: the runner renders them with the model's chat
+     * template (or, for runners without `renderChat`, the plain template), and the template's
+     * end-of-turn markers end the generation.
+     */
+    async prepareChat(params: ChatParams, signal: AbortSignal): Promise<PreparedGeneration> {
+        const { definition, runner } = await this.readyRunner(params.model);
+        const rendered = runner.renderChat
+            ? await runner.renderChat(params.messages)
+            : { promptTokens: await runner.tokenize(plainChatTemplate.render(params.messages)), stop: [...plainChatTemplate.stop], stopTokens: [] };
+        const sampling: Partial<SamplingOptions> = {
+            ...params.sampling,
+            stop: [...(params.sampling.stop ?? []), ...rendered.stop],
+            stopTokens: [...(params.sampling.stopTokens ?? []), ...rendered.stopTokens]
+        };
+        return this.start(definition, runner, rendered.promptTokens, sampling, signal);
+    }
+
+    /**
+     * Admission checks for embeddings (model, engine support, input length); the returned `run`
+     * takes a sequence slot from the scheduler like a generation does, so embeddings share the
+     * queue, its limits and the per-model stats.
+     */
+    async prepareEmbeddings(params: EmbedParams, signal: AbortSignal): Promise<PreparedEmbeddings> {
+        const { definition, runner } = await this.readyRunner(params.model);
+        if (!runner.embed) {
+            throw new QuandexError("invalid_parameter", { param: "model", detail: `the engine running '${definition.id}' does not compute embeddings.` }, { param: "model" });
+        }
+        for (const [index, text] of params.input.entries()) {
+            const tokens = (await runner.tokenize(text)).length;
+            if (tokens >= runner.contextSize) {
+                throw new QuandexError("context_length_exceeded", {}, {
+                    param: "input",
+                    message: `Input ${index} has ${tokens} tokens, but this model's embedding context holds at most ${runner.contextSize - 1}.`
+                });
+            }
+        }
+        const metrics = this.metricsFor(definition.id);
+        const scheduler = this.scheduler;
+        const now = this.now;
+        return {
+            definition,
+            async run() {
+                const started = now();
+                const lease = await scheduler.acquire(definition, signal).catch((error: unknown) => {
+                    if (!signal.aborted) metrics.record(now() - started, true, 0);
+                    throw error;
+                });
+                let failed = false;
+                try {
+                    return await lease.runner.embed!(params.input, signal);
+                } catch (error) {
+                    failed = !signal.aborted;
+                    throw error;
+                } finally {
+                    lease.release();
+                    metrics.record(now() - started, failed, 0);
+                }
+            }
+        };
+    }
+
+    private async readyRunner(model: string): Promise<{ definition: ModelDefinition; runner: ModelRunner }> {
+        const definition = this.resolve(model);
         await this.scheduler.ensureReady(definition);
         const runner = this.scheduler.snapshot(definition).runner;
         if (!runner) throw new QuandexError("model_unavailable", { model: definition.id, detail: "it was unloaded." }, { retryAfter: 1 });
-        const promptTokens = await runner.tokenize(params.prompt);
+        return { definition, runner };
+    }
+
+    private async start(
+        definition: ModelDefinition,
+        runner: ModelRunner,
+        promptTokens: number[],
+        request: Partial<SamplingOptions>,
+        signal: AbortSignal
+    ): Promise<PreparedGeneration> {
         const contextSize = runner.contextSize;
         const room = contextSize - promptTokens.length;
-        const requested = params.sampling.maxTokens;
+        const requested = request.maxTokens;
         if (room < 1 || (requested !== undefined && requested > room)) {
             const maxTokens = requested ?? 1;
             throw new QuandexError(
@@ -70,15 +169,26 @@ export class InferenceService {
                 { param: requested !== undefined && room >= 1 ? "max_tokens" : "prompt" }
             );
         }
+        const constraint = request.constraint;
+        if (constraint) {
+            if (!runner.checkConstraint) {
+                throw new QuandexError("invalid_parameter", { param: "response_format", detail: `the engine running '${definition.id}' cannot enforce an output format.` }, { param: "response_format" });
+            }
+            await runner.checkConstraint(constraint);
+        }
         const sampling: SamplingOptions = {
-            temperature: params.sampling.temperature ?? samplingDefaults.temperature,
-            topP: params.sampling.topP ?? samplingDefaults.topP,
-            topK: params.sampling.topK ?? samplingDefaults.topK,
-            repeatPenalty: params.sampling.repeatPenalty ?? samplingDefaults.repeatPenalty,
-            ignoreEos: params.sampling.ignoreEos ?? samplingDefaults.ignoreEos,
-            seed: params.sampling.seed ?? randomInt(0, 2 ** 32 - 1),
-            stop: params.sampling.stop ?? [],
-            maxTokens: requested ?? room
+            temperature: request.temperature ?? samplingDefaults.temperature,
+            topP: request.topP ?? samplingDefaults.topP,
+            topK: request.topK ?? samplingDefaults.topK,
+            repeatPenalty: request.repeatPenalty ?? samplingDefaults.repeatPenalty,
+            ignoreEos: request.ignoreEos ?? samplingDefaults.ignoreEos,
+            seed: request.seed ?? randomInt(0, 2 ** 32 - 1),
+            stop: request.stop ?? [],
+            maxTokens: requested ?? room,
+            ...(request.frequencyPenalty && { frequencyPenalty: request.frequencyPenalty }),
+            ...(request.presencePenalty && { presencePenalty: request.presencePenalty }),
+            ...(request.stopTokens && request.stopTokens.length > 0 && { stopTokens: request.stopTokens }),
+            ...(constraint && { constraint })
         };
         const metrics = this.metricsFor(definition.id);
         const scheduler = this.scheduler;

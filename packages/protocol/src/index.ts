@@ -7,3 +7,7 @@ export * from "./schemas/ModelSchema.js";
 export * from "./schemas/StatsSchema.js";
 export * from "./formatBytes.js";
 export * from "./schemas/KeySchema.js";
+export * from "./schemas/openai/OpenAICommonSchema.js";
+export * from "./schemas/openai/ChatCompletionSchema.js";
+export * from "./schemas/openai/CompletionSchema.js";
+export * from "./schemas/openai/EmbeddingSchema.js";

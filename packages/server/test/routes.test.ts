@@ -163,7 +163,7 @@ describe("routes with the fake engine", () => {
         const body = res.json() as { models: Array<Record<string, unknown>>; object: string; data: Array<{ id: string; object: string }> };
         assert.equal(body.object, "list");
         const crashy = body.models.find((m) => m.id === "crashy")!;
-        assert.deepEqual(Object.keys(crashy).sort(), ["aliases", "backend", "context_size", "error", "gpu_layers", "id", "memory_bytes", "memory_usage", "metal_optimized", "parallel", "size_bytes", "status"]);
+        assert.deepEqual(Object.keys(crashy).sort(), ["aliases", "backend", "context_size", "created", "error", "gpu_layers", "id", "memory_bytes", "memory_usage", "metal_optimized", "object", "owned_by", "parallel", "size_bytes", "status"]);
         assert.ok(body.data.every((d) => d.object === "model"));
     });
 

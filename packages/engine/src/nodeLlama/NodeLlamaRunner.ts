@@ -1,10 +1,33 @@
-import { TokenBias, type Llama, type LlamaContext, type LlamaModel, type Token } from "node-llama-cpp";
+import {
+    LlamaGrammarEvaluationState,
+    TokenBias,
+    type Llama,
+    type LlamaContext,
+    type LlamaEmbeddingContext,
+    type LlamaGrammar,
+    type LlamaModel,
+    type Token
+} from "node-llama-cpp";
 import { QuandexError, type Backend } from "@quandex/protocol";
-import type { GenerationEvent, GenerationInput, LoadRequest, ModelRunner, RunnerResources } from "../Engine.js";
+import { plainChatTemplate } from "../chat/plainChatTemplate.js";
+import type {
+    ChatMessage,
+    EmbeddingResult,
+    GenerationEvent,
+    GenerationInput,
+    LoadRequest,
+    ModelRunner,
+    OutputConstraint,
+    RenderedChat,
+    RunnerResources
+} from "../Engine.js";
 import type { Logger } from "../Logger.js";
 import { StopSequenceMatcher } from "../StopSequenceMatcher.js";
 import { TokenTextDecoder } from "../TokenTextDecoder.js";
+import { TrailingWhitespaceTrimmer } from "../TrailingWhitespaceTrimmer.js";
 import { BatchObserver } from "./BatchObserver.js";
+import { ChatTemplate } from "./ChatTemplate.js";
+import { GrammarCache } from "./GrammarCache.js";
 
 /**
  * A model loaded in-process: one context with `parallel` sequences. node-llama-cpp batches the
@@ -14,6 +37,9 @@ import { BatchObserver } from "./BatchObserver.js";
 export class NodeLlamaRunner implements ModelRunner {
     private readonly disposeListeners: Array<() => void> = [];
     private readonly eogTokens: Token[];
+    private readonly grammars: GrammarCache;
+    private chatTemplate: ChatTemplate | undefined;
+    private embeddingContext: Promise<LlamaEmbeddingContext> | undefined;
     private disposed = false;
 
     private constructor(
@@ -24,9 +50,11 @@ export class NodeLlamaRunner implements ModelRunner {
         readonly contextSize: number,
         readonly parallel: number,
         private readonly logger: Logger,
-        private readonly id: string
+        private readonly id: string,
+        private readonly threads: number
     ) {
         this.eogTokens = [model.tokens.eos, model.tokens.eot].filter((t): t is Token => t !== null);
+        this.grammars = new GrammarCache(llama);
     }
 
     static async load(llama: Llama, request: LoadRequest, logger: Logger): Promise<NodeLlamaRunner> {
@@ -45,7 +73,7 @@ export class NodeLlamaRunner implements ModelRunner {
                 batching: { itemPrioritizationStrategy: batches.strategy },
                 createSignal: request.signal
             });
-            const runner = new NodeLlamaRunner(llama, model, context, batches, options.contextSize, options.parallel, logger, request.id);
+            const runner = new NodeLlamaRunner(llama, model, context, batches, options.contextSize, options.parallel, logger, request.id, options.threads);
             logger.info(
                 { model: request.id, gpuLayers: model.gpuLayers, threads: context.currentThreads, parallel: options.parallel, contextSize: options.contextSize },
                 "model loaded"
@@ -72,13 +100,68 @@ export class NodeLlamaRunner implements ModelRunner {
         return this.model.tokens.shouldPrependBosToken && bos !== null ? [bos, ...tokens] : tokens;
     }
 
+    /** The model's own template through node-llama-cpp's chat wrappers, or the plain template when it has none. */
+    async renderChat(messages: readonly ChatMessage[]): Promise<RenderedChat> {
+        this.chatTemplate ??= ChatTemplate.forModel(this.model, this.logger, this.id);
+        if (!this.chatTemplate.usesModelTemplate) {
+            const text = plainChatTemplate.render(messages);
+            return { promptTokens: await this.tokenize(text), text, stop: [...plainChatTemplate.stop], stopTokens: [], template: plainChatTemplate.name };
+        }
+        try {
+            return this.chatTemplate.render(messages);
+        } catch (error) {
+            // Jinja templates may refuse a conversation (`raise_exception`, e.g. roles that do not alternate).
+            const detail = error instanceof Error ? error.message : String(error);
+            throw new QuandexError("invalid_parameter", { param: "messages", detail: `the model's chat template cannot render them: ${detail}` }, { param: "messages" });
+        }
+    }
+
+    async checkConstraint(constraint: OutputConstraint): Promise<void> {
+        await this.grammars.get(constraint);
+    }
+
+    /**
+     * Embeds with a second, embeddings-only context, created on the first request and kept until
+     * unload. node-llama-cpp evaluates one input at a time on it; vectors are scaled to unit length.
+     */
+    async embed(inputs: readonly string[], signal: AbortSignal): Promise<EmbeddingResult> {
+        if (this.disposed) throw new QuandexError("model_unavailable", { model: this.id, detail: "it was unloaded" });
+        this.embeddingContext ??= this.model.createEmbeddingContext({ contextSize: this.contextSize, threads: this.threads }).catch((error: unknown) => {
+            this.embeddingContext = undefined;
+            throw error;
+        });
+        const context = await this.embeddingContext;
+        const vectors: number[][] = [];
+        let promptTokens = 0;
+        for (const [index, input] of inputs.entries()) {
+            if (signal.aborted) throw signal.reason;
+            const length = context.calculateInputLength(input);
+            if (length >= this.contextSize) {
+                throw new QuandexError(
+                    "context_length_exceeded",
+                    { context_size: this.contextSize, needed: length, prompt_tokens: length, max_tokens: 0 },
+                    { param: "input", message: `Input ${index} has ${length} tokens, but this model's embedding context holds at most ${this.contextSize - 1}.` }
+                );
+            }
+            const embedding = await context.getEmbeddingFor(input);
+            vectors.push(unitLength(embedding.vector));
+            promptTokens += length;
+        }
+        return { vectors, promptTokens };
+    }
+
     async *generate(input: GenerationInput, signal: AbortSignal): AsyncGenerator<GenerationEvent> {
         if (this.disposed) throw new QuandexError("model_unavailable", { model: this.id, detail: "it was unloaded" });
         const { sampling } = input;
+        const grammar = sampling.constraint ? await this.grammars.get(sampling.constraint) : undefined;
         const sequence = this.context.getSequence();
         const tracker = this.batches.track();
         const decoder = new TokenTextDecoder((tokens, last) => this.model.detokenize(tokens as Token[], false, last as Token[]));
-        const stops = new StopSequenceMatcher(sampling.stop);
+        const stops = new StopSequenceMatcher([...sampling.stop, ...(grammar ? GrammarCache.stopStrings(grammar) : [])]);
+        // The JSON grammars end with forced newlines; trimming them keeps the text exactly the JSON.
+        const trimmer = grammar?.trimWhitespaceSuffix ? new TrailingWhitespaceTrimmer() : undefined;
+        const emit = (text: string): string => (trimmer ? trimmer.push(text) : text);
+        const stopTokens = new Set(sampling.stopTokens ?? []);
         const history: Token[] = [];
         const started = performance.now();
         let completionTokens = 0;
@@ -91,16 +174,26 @@ export class NodeLlamaRunner implements ModelRunner {
                 topP: sampling.topP,
                 seed: sampling.seed,
                 tokenBias,
+                grammarEvaluationState: grammar ? new LlamaGrammarEvaluationState({ model: this.model, grammar }) : undefined,
                 repeatPenalty:
-                    sampling.repeatPenalty === 1 ? undefined : { penalty: sampling.repeatPenalty, punishTokens: () => history.slice(-64) }
+                    sampling.repeatPenalty === 1 && !sampling.frequencyPenalty && !sampling.presencePenalty
+                        ? undefined
+                        : {
+                              penalty: sampling.repeatPenalty,
+                              frequencyPenalty: sampling.frequencyPenalty ?? 0,
+                              presencePenalty: sampling.presencePenalty ?? 0,
+                              punishTokens: () => history.slice(-64)
+                          }
             });
             let stopped = false;
             for await (const token of evaluation) {
                 if (signal.aborted) break;
+                if (stopTokens.has(token)) break;
                 completionTokens++;
                 history.push(token);
                 const piece = stops.push(decoder.push(token));
-                if (piece.emit !== "") yield { type: "text", text: piece.emit };
+                const text = emit(piece.emit);
+                if (text !== "") yield { type: "text", text };
                 if (piece.stopped) {
                     stopped = true;
                     break;
@@ -113,10 +206,11 @@ export class NodeLlamaRunner implements ModelRunner {
             if (signal.aborted) return;
             if (!stopped) {
                 const tail = stops.push(decoder.flush());
-                const rest = tail.stopped ? tail.emit : tail.emit + stops.flush();
+                const rest = emit(tail.stopped ? tail.emit : tail.emit + stops.flush());
                 if (rest !== "") yield { type: "text", text: rest };
                 if (tail.stopped) finishReason = "stop";
             }
+            trimmer?.end();
             yield {
                 type: "done",
                 finishReason,
@@ -139,6 +233,9 @@ export class NodeLlamaRunner implements ModelRunner {
         if (this.disposed) return;
         this.disposed = true;
         try {
+            const embeddingContext = this.embeddingContext;
+            this.embeddingContext = undefined;
+            await embeddingContext?.then((context) => context.dispose()).catch(() => undefined);
             await this.context.dispose();
             await this.model.dispose();
         } finally {
@@ -156,4 +253,9 @@ export class NodeLlamaRunner implements ModelRunner {
         for (const token of this.eogTokens) bias.set(token, "never");
         return bias;
     }
+}
+
+function unitLength(vector: readonly number[]): number[] {
+    const norm = Math.sqrt(vector.reduce((sum, x) => sum + x * x, 0));
+    return norm > 0 ? vector.map((x) => x / norm) : [...vector];
 }

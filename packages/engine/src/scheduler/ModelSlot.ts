@@ -22,6 +22,8 @@ export class ModelSlot {
     active = 0;
     draining = false;
     readonly waiting: Waiter[] = [];
+    /** Crash bookkeeping for runners that can die alone (see `Scheduler.onRunnerExit`). */
+    readonly crash = { count: 0, loadedAt: 0, retryAt: 0, timer: undefined as unknown };
 
     constructor(public definition: ModelDefinition) {}
 }

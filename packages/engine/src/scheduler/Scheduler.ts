@@ -94,6 +94,7 @@ export class Scheduler {
             return;
         }
         if (slot.status === "loading") throw new QuandexError("model_loading", { model: definition.id, retry_after: 2 }, { retryAfter: 2 });
+        this.refuseDuringCrashBackoff(slot);
         if (slot.status === "error" && slot.errorFileStamp === fileStamp(definition.path)) {
             throw new QuandexError("model_unavailable", { model: definition.id, detail: slot.error ?? "it failed to load." });
         }
@@ -177,6 +178,7 @@ export class Scheduler {
     close(): void {
         this.closed = true;
         for (const slot of this.slots.values()) {
+            this.clock.clearTimeout(slot.crash.timer);
             for (const waiter of slot.waiting.splice(0)) {
                 this.waitingTotal--;
                 this.clock.clearTimeout(waiter.timer);
@@ -230,6 +232,8 @@ export class Scheduler {
                     slot.runner = runner;
                     slot.status = "ready";
                     slot.draining = false;
+                    slot.crash.loadedAt = this.clock.now();
+                    runner.onExit?.((reason) => this.onRunnerExit(slot, runner, reason));
                     return runner;
                 },
                 (error: unknown) => {
@@ -300,6 +304,54 @@ export class Scheduler {
         this.disposeIfDrained(slot);
     }
 
+    // --- Runners that die alone (engines with a child process per model) -----------------------
+
+    /**
+     * A loaded model's runner died (crash, OOM kill). Its in-flight requests end by themselves (the
+     * runner fails them with 503 `model_unavailable`); queued ones get that now. The model goes to
+     * `error` with the reason, and loads again once a backoff has passed (1 s, doubling per crash
+     * up to 60 s; a runner that lived 5 minutes resets it): on the next request, or by itself when
+     * it is preloaded.
+     */
+    private onRunnerExit(slot: ModelSlot, runner: ModelRunner, reason: string): void {
+        if (slot.runner !== runner) return;
+        const now = this.clock.now();
+        const id = slot.definition.id;
+        if (now - slot.crash.loadedAt > 300_000) slot.crash.count = 0;
+        slot.crash.count++;
+        const backoffMs = Math.min(60_000, 1000 * 2 ** (slot.crash.count - 1));
+        slot.crash.retryAt = now + backoffMs;
+        slot.runner = undefined;
+        slot.draining = false;
+        slot.status = "error";
+        slot.error = `its engine process ${reason}`;
+        // Not the file's fault: unlike a failed load, the next request after the backoff loads it again.
+        slot.errorFileStamp = crashedStamp;
+        this.logger.error({ model: id, reason, crashes: slot.crash.count, retryInMs: backoffMs }, "model crashed");
+        for (const waiter of slot.waiting.splice(0)) {
+            this.waitingTotal--;
+            this.clock.clearTimeout(waiter.timer);
+            waiter.signal.removeEventListener("abort", waiter.onAbort);
+            waiter.reject(new QuandexError("model_unavailable", { model: id, detail: slot.error }, { retryAfter: Math.ceil(backoffMs / 1000) }));
+        }
+        void runner.dispose().catch(() => undefined);
+        if (slot.definition.preload && !this.closed) {
+            this.clock.clearTimeout(slot.crash.timer);
+            slot.crash.timer = this.clock.setTimeout(() => {
+                if (!this.closed && slot.status === "error" && slot.errorFileStamp === crashedStamp) void this.startLoad(slot).catch(() => undefined);
+            }, backoffMs);
+        }
+    }
+
+    /** During a crash backoff, requests get 503 with the time left instead of a restart. */
+    private refuseDuringCrashBackoff(slot: ModelSlot): void {
+        if (slot.status !== "error" || slot.errorFileStamp !== crashedStamp) return;
+        const left = slot.crash.retryAt - this.clock.now();
+        if (left > 0) {
+            throw new QuandexError("model_unavailable", { model: slot.definition.id, detail: `${slot.error ?? "it crashed"}; it restarts in ${Math.ceil(left / 1000)} s.` }, { retryAfter: Math.ceil(left / 1000) });
+        }
+    }
+
     private withTimeout<T>(promise: Promise<T>, onTimeout: () => Error): Promise<T> {
         return new Promise<T>((resolve, reject) => {
             const timer = this.clock.setTimeout(() => reject(onTimeout()), this.queueTimeoutMs);
@@ -316,6 +368,9 @@ export class Scheduler {
         });
     }
 }
+
+/** `errorFileStamp` of a model whose runner crashed; never equal to a real file's stamp. */
+const crashedStamp = "crashed";
 
 function fileStamp(filePath: string): string | null {
     try {

@@ -1,5 +1,18 @@
 import type { Backend } from "@quandex/protocol";
-import type { DeviceInfo, Engine, EngineInfo, GenerationEvent, GenerationInput, LoadRequest, ModelRunner, RunnerResources } from "../Engine.js";
+import { QuandexError } from "@quandex/protocol";
+import { toGrammarSchema } from "../constraints/jsonSchemaSubset.js";
+import type {
+    DeviceInfo,
+    EmbeddingResult,
+    Engine,
+    EngineInfo,
+    GenerationEvent,
+    GenerationInput,
+    LoadRequest,
+    ModelRunner,
+    OutputConstraint,
+    RunnerResources
+} from "../Engine.js";
 import { StopSequenceMatcher } from "../StopSequenceMatcher.js";
 
 export interface FakeEngineOptions {
@@ -17,11 +30,16 @@ export interface FakeEngineOptions {
 
 /**
  * A scripted engine for route and scheduler tests. "Tokens" are the prompt's characters; generation
- * emits `tok0 tok1 ...`, and an EOS after `eosAfter` tokens unless `ignoreEos` is set.
- * It records every generation it ran so tests can assert what reached the engine.
+ * emits `tok0 tok1 ...`, and an EOS after `eosAfter` tokens unless `ignoreEos` is set. A generation
+ * with an output constraint emits `{}` (valid JSON, not schema-aware), after checking the schema
+ * against the same enforceable subset as the real engine. Embeddings are 8-dimensional vectors
+ * derived from the text's characters, so equal texts get equal vectors.
+ * It records every generation and embedding it ran so tests can assert what reached the engine.
+ * It has no `renderChat`, so chat requests use the plain template.
  */
 export class FakeEngine implements Engine {
     readonly generations: GenerationInput[] = [];
+    readonly embeddings: string[][] = [];
     readonly loads: LoadRequest[] = [];
     eosAfter = 8;
     private readonly runners = new Set<FakeRunner>();
@@ -85,8 +103,35 @@ class FakeRunner implements ModelRunner {
         return [1, ...Array.from(text, (c) => c.charCodeAt(0))];
     }
 
+    async checkConstraint(constraint: OutputConstraint): Promise<void> {
+        if (constraint.type === "json_schema") toGrammarSchema(constraint.schema);
+    }
+
+    async embed(inputs: readonly string[], signal: AbortSignal): Promise<EmbeddingResult> {
+        this.engine.embeddings.push([...inputs]);
+        let promptTokens = 0;
+        const vectors = inputs.map((text, index) => {
+            const tokens = text.length + 1;
+            if (tokens >= this.contextSize) {
+                throw new QuandexError("context_length_exceeded", {}, { param: "input", message: `Input ${index} has ${tokens} tokens, but this model's embedding context holds at most ${this.contextSize - 1}.` });
+            }
+            promptTokens += tokens;
+            const vector = Array.from({ length: 8 }, (_, i) => 1 + [...text].reduce((sum, c, j) => sum + ((c.charCodeAt(0) * (i + 1) + j) % 7), 0));
+            const norm = Math.sqrt(vector.reduce((sum, x) => sum + x * x, 0));
+            return vector.map((x) => x / norm);
+        });
+        await Promise.resolve();
+        if (signal.aborted) throw signal.reason;
+        return { vectors, promptTokens };
+    }
+
     async *generate(input: GenerationInput, signal: AbortSignal): AsyncGenerator<GenerationEvent> {
         this.engine.generations.push(input);
+        if (input.sampling.constraint) {
+            yield { type: "text", text: "{}" };
+            yield { type: "done", finishReason: "stop", promptTokens: input.promptTokens.length, completionTokens: 2, batchSize: 1, generationMs: 0 };
+            return;
+        }
         this.active++;
         let maxBatch = 0;
         const started = performance.now();

@@ -7,6 +7,9 @@ export type ModelStatus = Static<typeof ModelStatusSchema>;
 export const ModelEntrySchema = Type.Object(
     {
         id: Type.String(),
+        object: Type.Literal("model", { description: "OpenAI's model object fields: `object`, `created`, `owned_by`." }),
+        created: Type.Integer({ description: "Model file mtime, Unix seconds." }),
+        owned_by: Type.String(),
         status: ModelStatusSchema,
         metal_optimized: Type.Boolean({ description: "True only when layers are really offloaded to a GPU." }),
         memory_usage: Type.String({ description: "Memory held by the loaded model and its context, human readable; \"0B\" when not loaded." }),

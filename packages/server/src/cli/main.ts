@@ -6,6 +6,7 @@ import { register as registerServe } from "./commands/serve.js";
 import { register as registerGenerate } from "./commands/generate.js";
 import { register as registerModels } from "./commands/models.js";
 import { register as registerStats } from "./commands/stats.js";
+import { register as registerEngine } from "./commands/engine.js";
 
 const program = new Command("quandex")
     .description("Quandex: a self-hosted LLM inference server on llama.cpp")
@@ -18,6 +19,7 @@ registerKeys(program);
 registerGenerate(program);
 registerModels(program);
 registerStats(program);
+registerEngine(program);
 
 try {
     await program.parseAsync(process.argv);

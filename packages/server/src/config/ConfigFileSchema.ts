@@ -68,8 +68,10 @@ export const ConfigFileSchema = Type.Object(
         engine: Type.Optional(
             Type.Object(
                 {
-                    type: Type.Optional(Type.Literal("node-llama-cpp")),
-                    gpu: Type.Optional(Type.Union([Type.Literal("auto"), Type.Literal(false)]))
+                    type: Type.Optional(Type.Union([Type.Literal("node-llama-cpp"), Type.Literal("llama-server")])),
+                    gpu: Type.Optional(Type.Union([Type.Literal("auto"), Type.Literal(false)])),
+                    /** llama-server only: the binary. Defaults to the one `quandex engine build` installed. */
+                    path: Type.Optional(Type.String({ minLength: 1 }))
                 },
                 { additionalProperties: false }
             )

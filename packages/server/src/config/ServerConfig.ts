@@ -28,7 +28,8 @@ export interface ServerConfig {
         readonly failOpen: boolean;
     };
     readonly redisUrl: string | null;
-    readonly engine: { readonly type: "node-llama-cpp"; readonly gpu: "auto" | false };
+    /** `path` is the llama-server binary (type `llama-server` only; null for node-llama-cpp). */
+    readonly engine: { readonly type: "node-llama-cpp" | "llama-server"; readonly gpu: "auto" | false; readonly path: string | null };
     readonly modelDefaults: ModelLoadOptions;
     readonly models: readonly ConfiguredModel[];
 }

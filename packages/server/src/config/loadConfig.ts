@@ -2,6 +2,7 @@ import { readFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { Value } from "@sinclair/typebox/value";
+import { bundledLlamaCppSource, defaultLlamaServerVariant, findBuiltLlamaServer, llamaServerInstallDir } from "@quandex/engine";
 import { parse as parseYaml } from "yaml";
 import { ConfigError } from "./ConfigError.js";
 import { ConfigFileSchema, type ConfigFile } from "./ConfigFileSchema.js";
@@ -104,7 +105,7 @@ export function loadConfig(input: LoadConfigInput = {}): ServerConfig {
             failOpen: server.limits?.fail_open ?? false
         },
         redisUrl: redisPick?.value ?? server.redis_url ?? null,
-        engine: { type: "node-llama-cpp", gpu: file.engine?.gpu ?? "auto" },
+        engine: engineSettings(file.engine, fileDir, home),
         modelDefaults,
         models: (file.models ?? []).map((model) => ({
             id: model.id,
@@ -120,6 +121,27 @@ export function loadConfig(input: LoadConfigInput = {}): ServerConfig {
         }))
     };
     return Object.freeze(config);
+}
+
+/** The engine section; llama-server's path defaults to the build `quandex engine build` installed. */
+function engineSettings(engine: ConfigFile["engine"], fileDir: string, home: string): ServerConfig["engine"] {
+    const type = engine?.type ?? "node-llama-cpp";
+    const gpu = engine?.gpu ?? "auto";
+    if (type === "node-llama-cpp") {
+        if (engine?.path !== undefined) throw new ConfigError("engine.path", "only the llama-server engine takes a path");
+        return { type, gpu, path: null };
+    }
+    if (engine?.path !== undefined) return { type, gpu, path: path.resolve(fileDir, engine.path) };
+    // When nothing is built yet, the path a build would have, so the startup error names it.
+    const built = findBuiltLlamaServer(home)?.serverPath;
+    if (built) return { type, gpu, path: built };
+    let release = "<llama.cpp release>";
+    try {
+        release = bundledLlamaCppSource().release;
+    } catch {
+        // Only the message is affected.
+    }
+    return { type, gpu, path: path.join(llamaServerInstallDir(home, release, defaultLlamaServerVariant()), "bin", "llama-server") };
 }
 
 function readConfigFile(configPath: string): ConfigFile {

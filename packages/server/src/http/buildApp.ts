@@ -18,6 +18,7 @@ import { Lifecycle } from "./Lifecycle.js";
 import { generateRoute } from "./routes/generateRoute.js";
 import { healthRoute } from "./routes/healthRoute.js";
 import { modelsRoutes } from "./routes/modelsRoutes.js";
+import { openaiRoutes } from "./routes/openai/openaiRoutes.js";
 import { openApiRoute } from "./routes/openApiRoute.js";
 import { statsRoute } from "./routes/statsRoute.js";
 
@@ -121,6 +122,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     healthRoute(app, lifecycle);
     openApiRoute(app);
     generateRoute(app, { service: deps.service, lifecycle, hooks: deps.limits ?? noAdmissionHooks, keepAliveMs: deps.config.keepAliveMs });
+    openaiRoutes(app, { service: deps.service, lifecycle, hooks: deps.limits ?? noAdmissionHooks, keepAliveMs: deps.config.keepAliveMs });
     modelsRoutes(app, deps.service);
     statsRoute(app, {
         service: deps.service,

@@ -2,12 +2,18 @@ import { statSync } from "node:fs";
 import type { ModelSnapshot } from "@quandex/engine";
 import { formatBytes, type ModelEntry } from "@quandex/protocol";
 
+/** `owned_by` of every model: they are the server's own files. */
+export const modelOwner = "quandex";
+
 /** The JAN model entry: honest figures from the engine, zeros when nothing is loaded. */
 export function modelEntry(snapshot: ModelSnapshot): ModelEntry {
     const { definition, runner } = snapshot;
     const resources = snapshot.status === "ready" && runner ? runner.resources() : undefined;
     return {
         id: definition.id,
+        object: "model",
+        created: fileMtimeSeconds(definition.path),
+        owned_by: modelOwner,
         status: snapshot.status,
         metal_optimized: resources !== undefined && resources.backend !== "cpu" && resources.gpuLayers > 0,
         memory_usage: formatBytes(resources?.totalBytes ?? 0),

@@ -1,0 +1,148 @@
+import os from "node:os";
+import path from "node:path";
+import { QuandexError, type Backend } from "@quandex/protocol";
+import type { DeviceInfo, Engine, EngineInfo, LoadRequest, ModelLoadOptions, ModelRunner } from "../Engine.js";
+import { silentLogger, type Logger } from "../Logger.js";
+import { checkGgufFile } from "../nodeLlama/checkGgufFile.js";
+import { defaultThreads } from "../system/defaultThreads.js";
+import { readMemory } from "../system/readMemory.js";
+import { inspectLlamaServer, type LlamaServerBinaryInfo } from "./inspectLlamaServer.js";
+import { readLlamaServerInstall } from "./LlamaServerBuild.js";
+import { LlamaServerProcess } from "./LlamaServerProcess.js";
+import { LlamaServerRunner } from "./LlamaServerRunner.js";
+
+export interface LlamaServerEngineOptions {
+    /** The llama-server binary (`quandex engine build` installs one; see {@link findBuiltLlamaServer}). */
+    binaryPath: string;
+    /** `"auto"` offloads to a GPU the binary can use; `false` never does. Defaults to `"auto"`. */
+    gpu?: "auto" | false;
+    logger?: Logger;
+    /** How long a model may take to load. Defaults to `600_000`. */
+    loadTimeoutMs?: number;
+}
+
+/**
+ * The out-of-process engine: each loaded model is its own llama-server child, supervised here.
+ * A model that crashes (segfault, OOM kill, `kill -9`) takes only itself down: its requests end
+ * with 503 `model_unavailable`, its runner reports the exit, and the scheduler marks it `error`.
+ */
+export class LlamaServerEngine implements Engine {
+    private disposed = false;
+    private readonly runners = new Set<LlamaServerRunner>();
+
+    private constructor(
+        private readonly binary: LlamaServerBinaryInfo,
+        private readonly gpu: "auto" | false,
+        private readonly logger: Logger,
+        private readonly loadTimeoutMs: number,
+        private readonly release: string | null
+    ) {}
+
+    /**
+     * Checks the binary (version, flags, devices) and returns the engine.
+     *
+     * @throws LlamaServerBinaryError for a binary it cannot drive, with what to do about it.
+     */
+    static async create(options: LlamaServerEngineOptions): Promise<LlamaServerEngine> {
+        const logger = options.logger ?? silentLogger;
+        const binary = await inspectLlamaServer(options.binaryPath);
+        // A binary `quandex engine build` made knows its release; for another one, its version says most.
+        const install = readLlamaServerInstall(path.dirname(path.dirname(path.resolve(options.binaryPath))));
+        const release = install?.stamp.release ?? binary.version;
+        const engine = new LlamaServerEngine(binary, options.gpu ?? "auto", logger, options.loadTimeoutMs ?? 600_000, release);
+        logger.info({ engine: "llama-server", path: binary.path, version: binary.version, backend: engine.backend(), builtWith: binary.builtWith }, "llama-server engine ready");
+        return engine;
+    }
+
+    info(): EngineInfo {
+        return {
+            name: "llama-server",
+            version: this.binary.version,
+            build: "local",
+            llamaCppRelease: this.release,
+            backend: this.backend(),
+            // An OpenMP build scales with threads; see system/defaultThreads.ts.
+            defaultThreads: defaultThreads("local")
+        };
+    }
+
+    async load(request: LoadRequest): Promise<ModelRunner> {
+        if (this.disposed) throw new QuandexError("server_shutdown");
+        const backend = this.backend();
+        if (request.options.gpu === true && backend === "cpu") {
+            throw new QuandexError("model_unavailable", { model: request.id, detail: "its config says gpu: true, but this llama-server has no usable GPU" });
+        }
+        await checkGgufFile(request.path);
+        let server: LlamaServerProcess;
+        try {
+            server = await LlamaServerProcess.start({
+                binaryPath: this.binary.path,
+                args: this.argsFor(request.path, request.options, backend),
+                modelId: request.id,
+                logger: this.logger,
+                signal: request.signal,
+                readyTimeoutMs: this.loadTimeoutMs
+            });
+        } catch (error) {
+            if (request.signal?.aborted) throw error;
+            throw new QuandexError("model_unavailable", { model: request.id, detail: error instanceof Error ? error.message : String(error) }, { cause: error });
+        }
+        const runner = await LlamaServerRunner.create(server, request, backend, this.logger);
+        this.runners.add(runner);
+        server.onExit(() => this.runners.delete(runner));
+        return runner;
+    }
+
+    async device(): Promise<DeviceInfo> {
+        const gpu = this.gpu === false ? undefined : this.binary.devices[0];
+        if (gpu) {
+            const fresh = (await inspectLlamaServer(this.binary.path).catch(() => this.binary)).devices[0] ?? gpu;
+            return { name: fresh.description || fresh.name, backend: fresh.backend, memoryAllocatedBytes: fresh.totalBytes - fresh.freeBytes, memoryAvailableBytes: fresh.freeBytes };
+        }
+        const memory = await readMemory();
+        return {
+            name: os.cpus()[0]?.model.trim() ?? "CPU",
+            backend: "cpu",
+            memoryAllocatedBytes: memory.totalBytes - memory.availableBytes,
+            memoryAvailableBytes: memory.availableBytes
+        };
+    }
+
+    async dispose(): Promise<void> {
+        if (this.disposed) return;
+        this.disposed = true;
+        await Promise.allSettled([...this.runners].map((runner) => runner.dispose()));
+    }
+
+    private backend(): Backend {
+        if (this.gpu === false) return "cpu";
+        return this.binary.devices[0]?.backend ?? "cpu";
+    }
+
+    /**
+     * llama-server's `-c` is the total context, split evenly across the `-np` slots, so each slot
+     * gets `contextSize` tokens when `-c` is `contextSize * parallel` and the KV cache is not unified.
+     */
+    private argsFor(modelPath: string, options: ModelLoadOptions, backend: Backend): string[] {
+        const { supports } = this.binary;
+        const args = [
+            "--model", modelPath,
+            "--ctx-size", String(options.contextSize * options.parallel),
+            "--parallel", String(options.parallel),
+            "--threads", String(options.threads),
+            "--threads-batch", String(options.threads)
+        ];
+        if (supports.noKvUnified) args.push("--no-kv-unified");
+        if (backend === "cpu" || options.gpu === false) args.push("--n-gpu-layers", "0");
+        else if (options.gpu === true) args.push("--n-gpu-layers", "999");
+        else if (typeof options.gpu === "number") args.push("--n-gpu-layers", String(options.gpu));
+        else if (supports.gpuLayersAuto) args.push("--n-gpu-layers", "auto");
+        else args.push("--n-gpu-layers", "999");
+        // Flash attention where an accelerator runs it; on the CPU the plain path matches the in-process engine.
+        if (supports.flashAttn) args.push("--flash-attn", backend === "cpu" ? "off" : "auto");
+        // The RAM prompt cache holds up to 8 GiB per server by default; memory use should follow the config.
+        if (supports.cacheRam) args.push("--cache-ram", "0");
+        if (supports.noWebui) args.push(supports.noWebui);
+        return args;
+    }
+}

@@ -1,0 +1,19 @@
+import os from "node:os";
+import path from "node:path";
+import { findBuiltLlamaServer } from "../../src/llamaServer/LlamaServerBuild.js";
+
+/**
+ * The llama-server the llama-server engine's tests run against: `QUANDEX_LLAMA_SERVER`, else the one
+ * `quandex engine build` (scripts/build-engine.sh) installed under `QUANDEX_HOME` or ~/.quandex.
+ * When there is none, `skipReason` says so and how to get one; the tests skip with that reason.
+ */
+export function llamaServerForTests(): { binaryPath: string; skipReason?: undefined } | { binaryPath?: undefined; skipReason: string } {
+    const explicit = process.env.QUANDEX_LLAMA_SERVER;
+    if (explicit) return { binaryPath: explicit };
+    const home = process.env.QUANDEX_HOME || path.join(os.homedir(), ".quandex");
+    const built = findBuiltLlamaServer(home);
+    if (built) return { binaryPath: built.serverPath };
+    const skipReason = `no llama-server binary is built under ${home}/engines (run scripts/build-engine.sh, ~15 min on 2 cores, or set QUANDEX_LLAMA_SERVER)`;
+    process.stdout.write(`# SKIP llama-server engine tests: ${skipReason}\n`);
+    return { skipReason };
+}
