@@ -1,5 +1,4 @@
 import { randomBytes } from "node:crypto";
-import { Readable } from "node:stream";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import type { GenerationEvent, InferenceService, PreparedEvent, PreparedGeneration } from "@quandex/engine";
 import {
@@ -14,10 +13,9 @@ import {
     type GenerateResponse,
     type MetalStats
 } from "@quandex/protocol";
-import { dataFrame, doneFrame, eventFrame, pingFrame } from "../../streaming/sseFrames.js";
-import { withKeepAlive } from "../../streaming/withKeepAlive.js";
+import { abortError, awaitFirstEvent, sendEventStream } from "../../streaming/eventStream.js";
+import { dataFrame, doneFrame } from "../../streaming/sseFrames.js";
 import type { AdmissionHooks } from "../AdmissionHooks.js";
-import { toQuandexError } from "../errorReply.js";
 import { withAdmission } from "../withAdmission.js";
 import type { Lifecycle } from "../Lifecycle.js";
 import { errorResponses } from "./errorResponses.js";
@@ -102,28 +100,12 @@ async function collect(request: FastifyRequest, run: RunContext): Promise<Genera
     };
 }
 
-/**
- * Headers go out with the first event or the first keep-alive, whichever comes first, so errors
- * while queued for a sequence (busy, timeout) still become an HTTP status when they are quick.
- */
 async function stream(request: FastifyRequest, reply: FastifyReply, run: RunContext): Promise<FastifyReply> {
-    const first = run.events.next();
-    const early = await Promise.race([first, delay(run.deps.keepAliveMs, run.signal)]);
-    if (early !== "timeout" && early.done) throw abortError(run.signal);
-    const frames = withKeepAlive(sseFrames(request, run, first), run.deps.keepAliveMs, pingFrame);
-    return reply
-        .code(200)
-        .header("content-type", "text/event-stream; charset=utf-8")
-        .header("cache-control", "no-cache, no-transform")
-        .header("x-accel-buffering", "no")
-        .send(Readable.from(frames, { objectMode: false, highWaterMark: 16 * 1024 }));
+    const { first } = await awaitFirstEvent(run.events, run.signal, run.deps.keepAliveMs);
+    return sendEventStream(reply, request, sseFrames(request, run, first), run.signal, run.deps.keepAliveMs);
 }
 
-async function* sseFrames(
-    request: FastifyRequest,
-    run: RunContext,
-    first: Promise<IteratorResult<PreparedEvent>>
-): AsyncGenerator<string> {
+async function* sseFrames(request: FastifyRequest, run: RunContext, first: Promise<IteratorResult<PreparedEvent>>): AsyncGenerator<string> {
     let queuedMs = 0;
     try {
         for (let next = await first; !next.done; next = await run.events.next()) {
@@ -147,11 +129,7 @@ async function* sseFrames(
             yield doneFrame;
             return;
         }
-        const reason: unknown = run.signal.reason;
-        if (reason instanceof QuandexError) yield eventFrame("error", reason.toBody());
-    } catch (error) {
-        if (run.signal.aborted && !(run.signal.reason instanceof QuandexError)) return;
-        yield eventFrame("error", toQuandexError(run.signal.reason instanceof QuandexError ? run.signal.reason : error, request).toBody());
+        throw abortError(run.signal);
     } finally {
         await run.events.return(undefined);
     }
@@ -177,18 +155,6 @@ function metalStats(prepared: PreparedGeneration, done: Done, queuedMs: number, 
     };
 }
 
-function abortError(signal: AbortSignal): QuandexError {
-    const reason: unknown = signal.reason;
-    return reason instanceof QuandexError ? reason : new QuandexError("internal_error", { detail: "the generation ended without a result." });
-}
-
 function round(value: number): number {
     return Math.round(value * 100) / 100;
-}
-
-function delay(ms: number, signal: AbortSignal): Promise<"timeout"> {
-    return new Promise((resolve) => {
-        const timer = setTimeout(() => resolve("timeout"), ms);
-        signal.addEventListener("abort", () => clearTimeout(timer), { once: true });
-    });
 }

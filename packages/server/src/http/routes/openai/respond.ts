@@ -1,9 +1,7 @@
-import { Readable } from "node:stream";
 import type { FastifyReply, FastifyRequest } from "fastify";
-import { QuandexError, type FinishReason, type OpenAIUsage } from "@quandex/protocol";
-import { dataFrame, doneFrame, eventFrame, pingFrame } from "../../../streaming/sseFrames.js";
-import { withKeepAlive } from "../../../streaming/withKeepAlive.js";
-import { toQuandexError } from "../../errorReply.js";
+import type { FinishReason, OpenAIUsage } from "@quandex/protocol";
+import { abortError, awaitFirstEvent, sendEventStream } from "../../../streaming/eventStream.js";
+import { dataFrame, doneFrame } from "../../../streaming/sseFrames.js";
 import type { Lifecycle } from "../../Lifecycle.js";
 import { requestSignal } from "../requestSignal.js";
 import type { ChoiceEvent, ChoiceResult, ChoiceRun } from "./ChoiceRun.js";
@@ -45,27 +43,16 @@ export async function collectChoices(run: ChoiceRun, signals: RequestSignals): P
 }
 
 /**
- * Streams the choices as `data:` chunks, then `data: [DONE]`. As in the JAN route, the headers go
- * out with the first event or the first keep-alive, whichever comes first, so a refusal while
- * queued (busy, timeout) is still an HTTP status when it is quick; a failure after the headers is
- * an `event: error` frame and the stream ends without `[DONE]`.
+ * Streams the choices as `data:` chunks, then `data: [DONE]`, with the JAN route's rules: headers
+ * with the first event or keep-alive, and an `event: error` frame for a failure after them.
  */
 export async function streamChoices(reply: FastifyReply, request: FastifyRequest, run: ChoiceRun, format: ChunkFormat, signals: RequestSignals, keepAliveMs: number): Promise<FastifyReply> {
     const events = run.events();
-    const first = events.next();
-    const early = await Promise.race([first, delay(keepAliveMs, signals.request)]);
-    if (early !== "timeout" && early.done) throw abortError(signals.request);
-    const frames = withKeepAlive(sseFrames(request, run, events, first, format, signals), keepAliveMs, pingFrame);
-    return reply
-        .code(200)
-        .header("content-type", "text/event-stream; charset=utf-8")
-        .header("cache-control", "no-cache, no-transform")
-        .header("x-accel-buffering", "no")
-        .send(Readable.from(frames, { objectMode: false, highWaterMark: 16 * 1024 }));
+    const { first } = await awaitFirstEvent(events, signals.request, keepAliveMs);
+    return sendEventStream(reply, request, sseFrames(run, events, first, format, signals), signals.request, keepAliveMs);
 }
 
 async function* sseFrames(
-    request: FastifyRequest,
     run: ChoiceRun,
     events: AsyncGenerator<ChoiceEvent>,
     first: Promise<IteratorResult<ChoiceEvent>>,
@@ -79,31 +66,11 @@ async function* sseFrames(
                 event.type === "started" ? format.started(index) : event.type === "text" ? format.text(index, event.text) : format.finished(index, event.finishReason);
             if (payload !== undefined) yield dataFrame(payload);
         }
-        if (run.complete) {
-            const last = format.usage(run.usage);
-            if (last !== undefined) yield dataFrame(last);
-            yield doneFrame;
-            return;
-        }
-        const reason: unknown = signals.request.reason;
-        if (reason instanceof QuandexError) yield eventFrame("error", reason.toBody());
-    } catch (error) {
-        const reason: unknown = signals.request.reason;
-        if (signals.request.aborted && !(reason instanceof QuandexError)) return;
-        yield eventFrame("error", toQuandexError(reason instanceof QuandexError ? reason : error, request).toBody());
+        if (!run.complete) throw abortError(signals.request);
+        const last = format.usage(run.usage);
+        if (last !== undefined) yield dataFrame(last);
+        yield doneFrame;
     } finally {
         await events.return(undefined);
     }
-}
-
-function abortError(signal: AbortSignal): QuandexError {
-    const reason: unknown = signal.reason;
-    return reason instanceof QuandexError ? reason : new QuandexError("internal_error", { detail: "the generation ended without a result." });
-}
-
-function delay(ms: number, signal: AbortSignal): Promise<"timeout"> {
-    return new Promise((resolve) => {
-        const timer = setTimeout(() => resolve("timeout"), ms);
-        signal.addEventListener("abort", () => clearTimeout(timer), { once: true });
-    });
 }
