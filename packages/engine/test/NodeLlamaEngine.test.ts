@@ -6,6 +6,7 @@ import { after, before, describe, it } from "node:test";
 import { QuandexError } from "@quandex/protocol";
 import type { GenerationEvent, ModelRunner, SamplingOptions } from "../src/Engine.js";
 import { NodeLlamaEngine } from "../src/nodeLlama/NodeLlamaEngine.js";
+import { makeSyntheticModel, syntheticModelPresets } from "../../../bench/src/makeSyntheticModel.js";
 import { writeBrokenModels } from "./support/brokenGguf.js";
 import { goldenText, requireTestModel } from "./support/testModel.js";
 
@@ -114,6 +115,22 @@ describe("NodeLlamaEngine on the real model", () => {
             assert.equal(text, ", there was a little");
         });
     }
+
+    it("ignore_eos really suppresses end-of-sequence on a model that emits it", async () => {
+        // A random-weight model with the test model's tokenizer, which samples EOS early.
+        const synthetic = await makeSyntheticModel({ ...syntheticModelPresets.tiny, seed: 2, outPath: path.join(mkdtempSync(path.join(os.tmpdir(), "qdx-eos-")), "eos.gguf") });
+        const eosRunner = await engine.load({ id: "eos", path: synthetic.path, options: { contextSize: 256, parallel: 1, gpu: "auto", threads: 1 } });
+        try {
+            const natural = await run(eosRunner, "Once upon a time", sampling({ maxTokens: 100 }));
+            assert.equal(natural.done?.finishReason, "stop", "this model ends on EOS by itself");
+            assert.ok(natural.done!.completionTokens < 100);
+            const forced = await run(eosRunner, "Once upon a time", sampling({ maxTokens: 100, ignoreEos: true }));
+            assert.equal(forced.done?.finishReason, "length");
+            assert.equal(forced.done?.completionTokens, 100);
+        } finally {
+            await eosRunner.dispose();
+        }
+    });
 
     it("refuses gpu: true when no GPU backend is usable", async (t) => {
         if (engine.info().backend !== "cpu") return t.skip("this machine has a GPU backend");

@@ -26,6 +26,7 @@ import { StopSequenceMatcher } from "../StopSequenceMatcher.js";
 import { TokenTextDecoder } from "../TokenTextDecoder.js";
 import { TrailingWhitespaceTrimmer } from "../TrailingWhitespaceTrimmer.js";
 import { BatchObserver } from "./BatchObserver.js";
+import { noEosBias } from "./noEosBias.js";
 import { ChatTemplate } from "./ChatTemplate.js";
 import { GrammarCache } from "./GrammarCache.js";
 
@@ -36,7 +37,8 @@ import { GrammarCache } from "./GrammarCache.js";
  */
 export class NodeLlamaRunner implements ModelRunner {
     private readonly disposeListeners: Array<() => void> = [];
-    private readonly eogTokens: Token[];
+    /** Built once: ignore_eos requests share it (the addon only reads it). */
+    private readonly eosBias: TokenBias;
     private readonly grammars: GrammarCache;
     private chatTemplate: ChatTemplate | undefined;
     private embeddingContext: Promise<LlamaEmbeddingContext> | undefined;
@@ -53,7 +55,7 @@ export class NodeLlamaRunner implements ModelRunner {
         private readonly id: string,
         private readonly threads: number
     ) {
-        this.eogTokens = [model.tokens.eos, model.tokens.eot].filter((t): t is Token => t !== null);
+        this.eosBias = noEosBias(model, [model.tokens.eos, model.tokens.eot].filter((t): t is Token => t !== null));
         this.grammars = new GrammarCache(llama);
     }
 
@@ -167,7 +169,7 @@ export class NodeLlamaRunner implements ModelRunner {
         let completionTokens = 0;
         let finishReason: "stop" | "length" = "stop";
         try {
-            const tokenBias = sampling.ignoreEos ? this.noEosBias() : undefined;
+            const tokenBias = sampling.ignoreEos ? this.eosBias : undefined;
             const evaluation = sequence.evaluate(input.promptTokens as Token[], {
                 temperature: sampling.temperature,
                 topK: sampling.topK,
@@ -248,11 +250,6 @@ export class NodeLlamaRunner implements ModelRunner {
         return this.model.fileInsights.totalLayers;
     }
 
-    private noEosBias(): TokenBias {
-        const bias = new TokenBias(this.model.tokenizer);
-        for (const token of this.eogTokens) bias.set(token, "never");
-        return bias;
-    }
 }
 
 function unitLength(vector: readonly number[]): number[] {
