@@ -69,7 +69,7 @@ export async function startServer(flags: ConfigFlags, options: { engine?: Engine
         limits,
         authFailures,
         usage: limitStore,
-        logger: logger.child({ component: "http" }) as never
+        logger: logger.child({ component: "http" })
     });
     await app.listen({ host: config.host, port: config.port });
     const address = app.server.address();

@@ -19,6 +19,9 @@ export interface ModelDefinition {
     readonly options: ModelLoadOptions;
     readonly preload: boolean;
     readonly source: "config" | "directory";
+    /** The file's size and mtime at the last scan; 0 when it could not be read. */
+    readonly sizeBytes: number;
+    readonly mtimeMs: number;
 }
 
 export interface ModelRegistryOptions {
@@ -27,6 +30,9 @@ export interface ModelRegistryOptions {
     configured: readonly ConfiguredModel[];
     defaults: ModelLoadOptions;
     onWarning?: (message: string) => void;
+    /** A listing reuses a scan younger than this. Defaults to `1000` ms. */
+    rescanIntervalMs?: number;
+    clock?: () => number;
 }
 
 export class ModelRegistryError extends Error {
@@ -51,14 +57,18 @@ export class ModelRegistry {
     private models = new Map<string, ModelDefinition>();
     private names = new Map<string, ModelDefinition>();
     private readonly warned = new Set<string>();
+    private scannedAt = -Infinity;
+    private scannedDirStamp: number | null = null;
 
     constructor(private readonly options: ModelRegistryOptions) {
         this.checkConfigured();
         this.refresh();
     }
 
-    /** Rescans the models directory. Cheap (one readdir), so it runs on every listing and on a miss. */
+    /** Rescans the models directory and the configured files now. */
     refresh(): void {
+        this.scannedAt = this.now();
+        this.scannedDirStamp = this.dirStamp();
         const models = new Map<string, ModelDefinition>();
         const names = new Map<string, ModelDefinition>();
         for (const configured of this.options.configured) {
@@ -68,7 +78,8 @@ export class ModelRegistry {
                 aliases: [...configured.aliases],
                 options: { ...this.options.defaults, ...configured.options },
                 preload: configured.preload,
-                source: "config"
+                source: "config",
+                ...fileFacts(configured.path)
             };
             models.set(def.id, def);
             names.set(def.id, def);
@@ -81,7 +92,16 @@ export class ModelRegistry {
                 this.warnOnce(`models dir file ${file.path} is hidden: '${file.id}' is already a configured id or alias`);
                 continue;
             }
-            const def: ModelDefinition = { id: file.id, path: file.path, aliases: [], options: { ...this.options.defaults }, preload: false, source: "directory" };
+            const def: ModelDefinition = {
+                id: file.id,
+                path: file.path,
+                aliases: [],
+                options: { ...this.options.defaults },
+                preload: false,
+                source: "directory",
+                sizeBytes: file.sizeBytes,
+                mtimeMs: file.mtimeMs
+            };
             models.set(def.id, def);
             names.set(def.id, def);
         }
@@ -89,32 +109,53 @@ export class ModelRegistry {
         this.names = names;
     }
 
-    /** Finds a model by id or alias, rescanning once on a miss. */
+    /**
+     * Finds a model by id or alias. A miss rescans only when the directory changed since the last
+     * scan (its mtime moves when a file is added, removed or renamed), so a new file is found at
+     * once while a flood of unknown names costs one stat each, not a directory read.
+     */
     resolve(name: string): ModelDefinition | undefined {
         const hit = this.names.get(name);
         if (hit) return hit;
+        if (this.dirStamp() === this.scannedDirStamp) return undefined;
         this.refresh();
         return this.names.get(name);
     }
 
+    /** Every model: rescanned when the directory changed, and at least every `rescanIntervalMs` for file sizes. */
     list(): ModelDefinition[] {
-        this.refresh();
+        if (this.dirStamp() !== this.scannedDirStamp || this.now() - this.scannedAt >= (this.options.rescanIntervalMs ?? 1000)) this.refresh();
         return [...this.models.values()];
     }
 
-    private scanDirectory(): Array<{ id: string; path: string }> {
+    private dirStamp(): number | null {
+        try {
+            return statSync(this.options.modelsDir).mtimeMs;
+        } catch {
+            return null;
+        }
+    }
+
+    private now(): number {
+        return (this.options.clock ?? performance.now.bind(performance))();
+    }
+
+    private scanDirectory(): Array<{ id: string; path: string; sizeBytes: number; mtimeMs: number }> {
         let entries: string[];
         try {
             entries = readdirSync(this.options.modelsDir);
         } catch {
             return [];
         }
-        const found: Array<{ id: string; path: string }> = [];
+        const found: Array<{ id: string; path: string; sizeBytes: number; mtimeMs: number }> = [];
         for (const name of entries.sort()) {
             if (!name.toLowerCase().endsWith(".gguf") || name.startsWith("mmproj")) continue;
             const full = path.join(this.options.modelsDir, name);
+            let facts: { sizeBytes: number; mtimeMs: number };
             try {
-                if (!statSync(full).isFile()) continue;
+                const stat = statSync(full);
+                if (!stat.isFile()) continue;
+                facts = { sizeBytes: stat.size, mtimeMs: stat.mtimeMs };
             } catch {
                 continue;
             }
@@ -123,10 +164,10 @@ export class ModelRegistry {
             if (shard) {
                 // Only the first shard names a model; llama.cpp finds the rest beside it.
                 if (shard[2] !== "00001") continue;
-                found.push({ id: shard[1] ?? stem, path: full });
+                found.push({ id: shard[1] ?? stem, path: full, ...facts });
                 continue;
             }
-            found.push({ id: stem, path: full });
+            found.push({ id: stem, path: full, ...facts });
         }
         return found;
     }
@@ -158,5 +199,14 @@ export class ModelRegistry {
         if (this.warned.has(message)) return;
         this.warned.add(message);
         this.options.onWarning?.(message);
+    }
+}
+
+function fileFacts(filePath: string): { sizeBytes: number; mtimeMs: number } {
+    try {
+        const stat = statSync(filePath);
+        return { sizeBytes: stat.size, mtimeMs: stat.mtimeMs };
+    } catch {
+        return { sizeBytes: 0, mtimeMs: 0 };
     }
 }

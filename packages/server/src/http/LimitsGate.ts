@@ -42,7 +42,10 @@ export class LimitsGate implements AdmissionHooks {
         const key = request.apiKey;
         if (!key) return;
         const limits = this.limitsFor(key);
-        const [rate, daily] = await Promise.all([this.store.consumeRate(key.id, limits), this.store.peekDaily(key.id, limits)]);
+        // Unlimited keys get no headers, so there is nothing to read for them.
+        const [rate, daily] = limits.unlimited
+            ? [await this.store.consumeRate(key.id, limits), null]
+            : await Promise.all([this.store.consumeRate(key.id, limits), this.store.peekDaily(key.id, limits)]);
         request.rateDecision = rate;
         reply.headers(rateLimitHeaders(rate, daily));
         if (!rate.allowed) throw rateLimitError(rate);

@@ -1,5 +1,6 @@
 import { randomBytes } from "node:crypto";
-import Fastify, { type FastifyBaseLogger, type FastifyInstance } from "fastify";
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from "fastify";
+import type { Logger } from "pino";
 import cors from "@fastify/cors";
 import swagger from "@fastify/swagger";
 import type { Engine, InferenceService } from "@quandex/engine";
@@ -34,7 +35,7 @@ export interface AppDeps {
     authFailures?: AuthFailureLimiter;
     /** Usage records for GET /v1/usage. */
     usage?: LimitStore;
-    logger?: FastifyBaseLogger;
+    logger?: Logger;
     sysRoot?: string;
 }
 
@@ -57,6 +58,22 @@ function routePattern(url: string): RegExp {
     return new RegExp(`^${escaped}/?$`);
 }
 
+/** Random per process, so ids from replicas never collide; a counter is cheaper than random bytes per request. */
+const requestIdPrefix = randomBytes(6).toString("hex");
+let requestCounter = 0;
+
+/** Headers a browser page may read on cross-origin answers. */
+const exposedHeaders = [
+    "x-request-id",
+    "retry-after",
+    "x-ratelimit-limit",
+    "x-ratelimit-remaining",
+    "x-ratelimit-reset",
+    "x-ratelimit-limit-day",
+    "x-ratelimit-remaining-day",
+    "x-ratelimit-reset-day"
+];
+
 const requestIdPattern = /^[A-Za-z0-9._:-]{1,128}$/;
 export const bodyLimit = 1_048_576;
 
@@ -67,16 +84,19 @@ export const bodyLimit = 1_048_576;
 export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     const lifecycle = deps.lifecycle ?? new Lifecycle();
     const app = Fastify({
-        loggerInstance: deps.logger,
+        loggerInstance: deps.logger as FastifyBaseLogger | undefined,
         bodyLimit,
         trustProxy: typeof deps.config.trustProxy === "object" ? [...deps.config.trustProxy] : deps.config.trustProxy,
         requestIdHeader: false,
         genReqId: (req) => {
             const incoming = req.headers["x-request-id"];
-            return typeof incoming === "string" && requestIdPattern.test(incoming) ? incoming : `req_${randomBytes(10).toString("hex")}`;
+            return typeof incoming === "string" && requestIdPattern.test(incoming) ? incoming : `req_${requestIdPrefix}${(requestCounter++).toString(36)}`;
         },
         ajv: { customOptions: { coerceTypes: false, removeAdditional: false, useDefaults: false, allErrors: false } },
         return503OnClosing: false,
+        // Fastify's two info lines per request cost more than the rest of a /v1/models request;
+        // one debug line per response (below) keeps an access log for those who turn it on.
+        disableRequestLogging: true,
         forceCloseConnections: "idle"
     });
 
@@ -86,18 +106,37 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     });
     app.decorate("registeredRoutes", routes);
     app.decorateRequest("receivedAt", 0);
-    app.addHook("onRequest", async (request, reply) => {
+    const authenticate = authHook(deps.keys, deps.authFailures);
+    const limits = deps.limits;
+    const stamp = (request: FastifyRequest, reply: FastifyReply): void => {
         request.receivedAt = performance.now();
         reply.header("x-request-id", request.id);
         if (lifecycle.draining && request.routeOptions.url !== "/health") throw new QuandexError("server_shutdown");
-    });
+    };
+    const gate = async (request: FastifyRequest, reply: FastifyReply): Promise<void> => {
+        await authenticate(request, reply);
+        if (limits) await limits.onAuthenticated(request, reply);
+    };
+    // Few hooks on the hot path: each one is a promise hop on every request. With CORS on, its
+    // hook must sit between the two, so a 401 to a browser still carries the CORS headers.
     if (deps.config.corsOrigins.length > 0) {
-        await app.register(cors, { origin: [...deps.config.corsOrigins], exposedHeaders: ["x-request-id", "retry-after", "x-ratelimit-limit", "x-ratelimit-remaining", "x-ratelimit-reset"] });
+        app.addHook("onRequest", async (request, reply) => stamp(request, reply));
+        await app.register(cors, { origin: [...deps.config.corsOrigins], exposedHeaders: exposedHeaders });
+        app.addHook("onRequest", gate);
+    } else {
+        app.addHook("onRequest", async (request, reply) => {
+            stamp(request, reply);
+            await gate(request, reply);
+        });
     }
-    app.addHook("onRequest", authHook(deps.keys, deps.authFailures));
-    const limits = deps.limits;
-    if (limits) app.addHook("onRequest", (request, reply) => limits.onAuthenticated(request, reply));
-
+    if (deps.logger?.isLevelEnabled("debug")) {
+        app.addHook("onResponse", async (request, reply) => {
+            request.log.debug(
+                { method: request.method, url: request.url, status: reply.statusCode, ms: Math.round((performance.now() - request.receivedAt) * 100) / 100, key: request.apiKey?.id },
+                "request"
+            );
+        });
+    }
     app.setErrorHandler((error, request, reply) => sendError(reply, toQuandexError(error, request)));
     app.removeContentTypeParser("text/plain");
     app.setNotFoundHandler((request, reply) => {

@@ -1,5 +1,4 @@
-import { statSync } from "node:fs";
-import type { ModelSnapshot } from "@quandex/engine";
+import type { ModelDefinition, ModelSnapshot } from "@quandex/engine";
 import { formatBytes, type ModelEntry } from "@quandex/protocol";
 
 /** `owned_by` of every model: they are the server's own files. */
@@ -12,7 +11,7 @@ export function modelEntry(snapshot: ModelSnapshot): ModelEntry {
     return {
         id: definition.id,
         object: "model",
-        created: fileMtimeSeconds(definition.path),
+        created: createdSeconds(definition),
         owned_by: modelOwner,
         status: snapshot.status,
         metal_optimized: resources !== undefined && resources.backend !== "cpu" && resources.gpuLayers > 0,
@@ -23,23 +22,12 @@ export function modelEntry(snapshot: ModelSnapshot): ModelEntry {
         parallel: runner?.parallel ?? definition.options.parallel,
         backend: resources?.backend ?? null,
         gpu_layers: resources?.gpuLayers ?? 0,
-        size_bytes: fileSize(definition.path),
+        size_bytes: definition.sizeBytes,
         error: snapshot.status === "error" ? snapshot.error : null
     };
 }
 
-export function fileMtimeSeconds(filePath: string): number {
-    try {
-        return Math.floor(statSync(filePath).mtimeMs / 1000);
-    } catch {
-        return 0;
-    }
-}
-
-function fileSize(filePath: string): number {
-    try {
-        return statSync(filePath).size;
-    } catch {
-        return 0;
-    }
+/** OpenAI's `created`: the model file's mtime, in Unix seconds, as of the registry's last scan. */
+export function createdSeconds(definition: ModelDefinition): number {
+    return Math.floor(definition.mtimeMs / 1000);
 }

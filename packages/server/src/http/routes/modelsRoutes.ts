@@ -2,7 +2,7 @@ import type { FastifyInstance } from "fastify";
 import type { InferenceService } from "@quandex/engine";
 import { ModelEntrySchema, ModelIdParamsSchema, ModelListSchema, type ModelList } from "@quandex/protocol";
 import { errorResponses } from "./errorResponses.js";
-import { fileMtimeSeconds, modelEntry, modelOwner } from "./modelEntry.js";
+import { createdSeconds, modelEntry, modelOwner } from "./modelEntry.js";
 
 export function modelsRoutes(app: FastifyInstance, service: InferenceService): void {
     const { registry, scheduler } = service;
@@ -22,7 +22,7 @@ export function modelsRoutes(app: FastifyInstance, service: InferenceService): v
             const definitions = registry.list();
             const data: ModelList["data"] = [];
             for (const definition of definitions) {
-                const created = fileMtimeSeconds(definition.path);
+                const created = createdSeconds(definition);
                 for (const name of [definition.id, ...definition.aliases]) data.push({ id: name, object: "model", created, owned_by: modelOwner });
             }
             return { models: definitions.map((d) => modelEntry(scheduler.snapshot(d))), object: "list", data };
