@@ -25,3 +25,6 @@ fi
 all=(packages/*/test/**/*.test.ts bench/test/**/*.test.ts)
 node --import tsx --test --test-concurrency=1 "${all[@]}"
 bash scripts/test-python.sh
+# The benchmark at a tiny size, so the tool cannot rot; it fails on broken runs, never on speed.
+npx tsc -p bench/tsconfig.json
+npm run bench -w @quandex/bench -- --smoke

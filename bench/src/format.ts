@@ -1,6 +1,13 @@
 import type { BaselineSettings } from "./baseline.js";
 import type { LevelMetrics } from "./metrics.js";
 
+/** Bytes as decimal megabytes (10^6 bytes, as the issue's "200 MB" reads). */
+export const MB = 1_000_000;
+
+export function formatMb(bytes: number | null | undefined): string {
+    return bytes == null ? "n/a" : `${(bytes / MB).toFixed(1)} MB`;
+}
+
 /** A number for a table: "n/a" when missing, else rounded to `digits`. */
 export function fmt(value: number | null | undefined, digits = 1): string {
     if (value == null || !Number.isFinite(value)) return "n/a";

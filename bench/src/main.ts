@@ -10,13 +10,13 @@
  * The exit code is non-zero when something is broken (failed requests, no tokens, a wrong token count,
  * a server that does not start), never because of speed.
  */
-import { mkdir, mkdtemp, rm, stat, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises";
 import os, { tmpdir } from "node:os";
 import { join, relative } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { parseArgs } from "node:util";
 import { runControlPlaneBench, type ControlPlaneResult } from "./controlPlaneBench.js";
-import { describeBaselineSettings, describeLevel } from "./format.js";
+import { describeBaselineSettings, describeLevel, formatMb } from "./format.js";
 import { makeSyntheticModel, syntheticModelPresets } from "./makeSyntheticModel.js";
 import type { LevelMetrics } from "./metrics.js";
 import { benchDir, defaultTestModelPath, repoRoot } from "./paths.js";
@@ -27,7 +27,7 @@ import { renderReport } from "./renderReport.js";
 import type { ModelRun, RunResult } from "./RunResult.js";
 import type { LoadPlan } from "./runLoad.js";
 import { ServeBench } from "./serveBench.js";
-import { controlPlaneTarget, modelTargets } from "./targets.js";
+import { runTargets } from "./targets.js";
 
 type ModelChoice = { key: string; id: string; description: string; plan: Omit<LoadPlan, "concurrencyLevels" | "requestRate">; path: () => Promise<string> };
 
@@ -74,6 +74,7 @@ async function main(): Promise<number> {
             "autocannon-connections": { type: "string", default: "10" },
             report: { type: "boolean" },
             "no-report": { type: "boolean", default: false },
+            "report-from": { type: "string" },
             help: { type: "boolean", default: false }
         }
     });
@@ -81,8 +82,16 @@ async function main(): Promise<number> {
         console.log(
             "Usage: npm run bench -- [--smoke] [--models tiny,85m,synthetic-tiny] [--concurrency 1,4,8,16] [--max-tokens N]\n" +
                 "       [--request-rate R] [--threads 1] [--context-size 512] [--skip-baseline] [--skip-control-plane]\n" +
-                "       [--autocannon-duration S] [--autocannon-connections 10] [--report | --no-report]"
+                "       [--autocannon-duration S] [--autocannon-connections 10] [--report | --no-report]\n" +
+                "       --report-from bench/results/FILE.json   (write BENCHMARKS.md again from a recorded run)"
         );
+        return 0;
+    }
+    if (values["report-from"] != null) {
+        const recorded = JSON.parse(await readFile(values["report-from"], "utf8")) as RunResult;
+        // Targets are judged again by this version's rules from the recorded measurements.
+        await writeFile(join(repoRoot, "BENCHMARKS.md"), renderReport({ ...recorded, targets: runTargets(recorded.models, recorded.controlPlane) }));
+        console.log(`[bench] wrote BENCHMARKS.md from ${values["report-from"]}`);
         return 0;
     }
     const smoke = values.smoke;
@@ -197,12 +206,7 @@ async function main(): Promise<number> {
         if (run.baseline != null) problems.push(...levelProblems(`baseline ${choice.id}`, run.baseline.levels, plan));
     }
 
-    const targets = [
-        ...models.flatMap((run) =>
-            modelTargets({ modelId: run.id, server: run.server?.levels ?? [], baseline: run.baseline, idleRssBytes: run.server?.idleRssBytes ?? null })
-        ),
-        controlPlaneTarget(controlPlane)
-    ];
+    const targets = runTargets(models, controlPlane);
     const baselineSettings = models.find((run) => run.baseline != null)?.baseline?.settings;
     const result: RunResult = {
         startedAt: startedAt.toISOString(),
@@ -275,10 +279,6 @@ function commandLine(): string {
     const args = process.argv.slice(2).join(" ");
     if (process.env.npm_lifecycle_event === "bench") return `npm run bench${args ? ` -- ${args}` : ""}`;
     return `node --import tsx ${relative(repoRoot, process.argv[1] ?? "bench/src/main.ts")}${args ? ` ${args}` : ""}`;
-}
-
-function formatMb(bytes: number | null): string {
-    return bytes == null ? "n/a" : `${(bytes / 1024 / 1024).toFixed(1)} MB`;
 }
 
 main().then(

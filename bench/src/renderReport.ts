@@ -1,7 +1,5 @@
-import { fmt, levelsTable, markdownTable } from "./format.js";
+import { fmt, formatMb, levelsTable, markdownTable } from "./format.js";
 import type { ModelRun, RunResult } from "./RunResult.js";
-
-const MB = 1024 * 1024;
 
 /** BENCHMARKS.md, written only by the tool from a run's results. */
 export function renderReport(result: RunResult): string {
@@ -104,14 +102,14 @@ function modelSection(model: ModelRun): string[] {
     out.push(`## ${model.id} (${model.description})`);
     out.push("");
     out.push(
-        `File ${(model.fileBytes / MB).toFixed(1)} MB. Settings: threads ${model.threads}, context_size ${model.contextSize} per sequence, ` +
+        `File ${formatMb(model.fileBytes)}. Settings: threads ${model.threads}, context_size ${model.contextSize} per sequence, ` +
             `parallel ${model.parallel}, max_tokens ${model.plan.maxTokens}, requests per level max(${model.plan.minRequests}, ${model.plan.requestsPerSlot} × concurrency), ` +
             `request rate ${model.plan.requestRate ?? "inf"}.`
     );
     if (model.server != null) {
         out.push("");
         out.push(
-            `Server idle RSS with the model loaded: ${fmtMb(model.server.idleRssBytes)} before the run, ${fmtMb(model.server.idleRssAfterBytes)} after it. ` +
+            `Server idle RSS with the model loaded: ${formatMb(model.server.idleRssBytes)} before the run, ${formatMb(model.server.idleRssAfterBytes)} after it. ` +
                 `API key: ${model.server.unlimitedKey ? "created with --unlimited" : "ordinary key; the config lifted the default limits"}.`
         );
         out.push("", "### Server (HTTP, streaming)", "", levelsTable(model.server.levels));
@@ -162,8 +160,4 @@ function modelSection(model: ModelRun): string[] {
         );
     }
     return out;
-}
-
-function fmtMb(bytes: number | null): string {
-    return bytes == null ? "n/a" : `${(bytes / MB).toFixed(1)} MB`;
 }

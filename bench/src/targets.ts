@@ -1,6 +1,8 @@
 import type { BaselineResult } from "./baseline.js";
 import type { ControlPlaneResult } from "./controlPlaneBench.js";
+import { formatMb, MB } from "./format.js";
 import type { LevelMetrics } from "./metrics.js";
+import type { ModelRun } from "./RunResult.js";
 
 /** One row of the issue's targets: what was measured and whether it met the bar. */
 export type TargetRow = {
@@ -17,8 +19,6 @@ export type ModelTargetsInput = {
     baseline: BaselineResult | null;
     idleRssBytes: number | null;
 };
-
-const MB = 1024 * 1024;
 
 export function modelTargets({ modelId, server, baseline, idleRssBytes }: ModelTargetsInput): TargetRow[] {
     const at = (levels: readonly LevelMetrics[] | undefined, concurrency: number): LevelMetrics | undefined =>
@@ -67,7 +67,7 @@ export function modelTargets({ modelId, server, baseline, idleRssBytes }: ModelT
     rows.push({
         target: "server idle RSS ≤ 200 MB (model loaded)",
         model: modelId,
-        measured: idleRssBytes == null ? "not measured" : `${(idleRssBytes / MB).toFixed(1)} MB`,
+        measured: idleRssBytes == null ? "not measured" : formatMb(idleRssBytes),
         pass: idleRssBytes == null ? null : idleRssBytes <= 200 * MB
     });
     return rows;
@@ -84,4 +84,14 @@ export function controlPlaneTarget(result: ControlPlaneResult | null): TargetRow
             `${(result.ratio * 100).toFixed(1)}%`,
         pass: result.ratio >= 0.5
     };
+}
+
+/** Every target row of a run: four per model, then the control plane's. */
+export function runTargets(models: readonly ModelRun[], controlPlane: ControlPlaneResult | null): TargetRow[] {
+    return [
+        ...models.flatMap((run) =>
+            modelTargets({ modelId: run.id, server: run.server?.levels ?? [], baseline: run.baseline, idleRssBytes: run.server?.idleRssBytes ?? null })
+        ),
+        controlPlaneTarget(controlPlane)
+    ];
 }
