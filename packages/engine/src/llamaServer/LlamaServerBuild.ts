@@ -51,7 +51,7 @@ export interface BuildLlamaServerOptions {
     jobs?: number;
     /** Rebuild even when a matching build is installed. Defaults to `false`. */
     force?: boolean;
-    /** Keep the source and object files after a successful build (faster rebuilds, ~1 GB). Defaults to `false`. */
+    /** Keep the source and object files after a successful build (faster rebuilds). Defaults to `false`. */
     keepBuildDir?: boolean;
     /** Called once when a build really starts (not when a matching one is kept). */
     onStart?: (info: { release: string; variant: LlamaServerVariant; dir: string; jobs: number }) => void;

@@ -6,7 +6,7 @@ import { silentLogger, type Logger } from "../Logger.js";
 import { checkGgufFile } from "../nodeLlama/checkGgufFile.js";
 import { defaultThreads } from "../system/defaultThreads.js";
 import { readMemory } from "../system/readMemory.js";
-import { inspectLlamaServer, type LlamaServerBinaryInfo } from "./inspectLlamaServer.js";
+import { inspectLlamaServer, listLlamaServerDevices, type LlamaServerBinaryInfo, type LlamaServerDevice } from "./inspectLlamaServer.js";
 import { readLlamaServerInstall } from "./LlamaServerBuild.js";
 import { LlamaServerProcess } from "./LlamaServerProcess.js";
 import { LlamaServerRunner } from "./LlamaServerRunner.js";
@@ -29,6 +29,7 @@ export interface LlamaServerEngineOptions {
 export class LlamaServerEngine implements Engine {
     private disposed = false;
     private readonly runners = new Set<LlamaServerRunner>();
+    private devices: { at: number; list: LlamaServerDevice[] } | undefined;
 
     private constructor(
         private readonly binary: LlamaServerBinaryInfo,
@@ -94,10 +95,13 @@ export class LlamaServerEngine implements Engine {
     }
 
     async device(): Promise<DeviceInfo> {
-        const gpu = this.gpu === false ? undefined : this.binary.devices[0];
-        if (gpu) {
-            const fresh = (await inspectLlamaServer(this.binary.path).catch(() => this.binary)).devices[0] ?? gpu;
-            return { name: fresh.description || fresh.name, backend: fresh.backend, memoryAllocatedBytes: fresh.totalBytes - fresh.freeBytes, memoryAvailableBytes: fresh.freeBytes };
+        if (this.backend() !== "cpu") {
+            // Free memory changes as models load; asking the binary takes a process start, so it is cached briefly.
+            if (!this.devices || Date.now() - this.devices.at > 5_000) {
+                this.devices = { at: Date.now(), list: await listLlamaServerDevices(this.binary.path) };
+            }
+            const gpu = this.devices.list[0] ?? this.binary.devices[0];
+            if (gpu) return { name: gpu.description || gpu.name, backend: gpu.backend, memoryAllocatedBytes: gpu.totalBytes - gpu.freeBytes, memoryAvailableBytes: gpu.freeBytes };
         }
         const memory = await readMemory();
         return {
@@ -133,16 +137,23 @@ export class LlamaServerEngine implements Engine {
             "--threads-batch", String(options.threads)
         ];
         if (supports.noKvUnified) args.push("--no-kv-unified");
-        if (backend === "cpu" || options.gpu === false) args.push("--n-gpu-layers", "0");
-        else if (options.gpu === true) args.push("--n-gpu-layers", "999");
-        else if (typeof options.gpu === "number") args.push("--n-gpu-layers", String(options.gpu));
-        else if (supports.gpuLayersAuto) args.push("--n-gpu-layers", "auto");
-        else args.push("--n-gpu-layers", "999");
+        const layers = this.gpuLayersArg(options, backend);
+        if (layers !== null) args.push("--n-gpu-layers", layers);
         // Flash attention where an accelerator runs it; on the CPU the plain path matches the in-process engine.
-        if (supports.flashAttn) args.push("--flash-attn", backend === "cpu" ? "off" : "auto");
+        const onCpu = backend === "cpu" || options.gpu === false || options.gpu === 0;
+        if (supports.flashAttn) args.push("--flash-attn", onCpu ? "off" : "auto");
         // The RAM prompt cache holds up to 8 GiB per server by default; memory use should follow the config.
         if (supports.cacheRam) args.push("--cache-ram", "0");
         if (supports.noWebui) args.push(supports.noWebui);
         return args;
+    }
+
+    /** `--n-gpu-layers`, or null for a binary without a usable GPU (which warns about the flag). */
+    private gpuLayersArg(options: ModelLoadOptions, backend: Backend): string | null {
+        if (this.binary.devices.length === 0) return null;
+        if (backend === "cpu" || options.gpu === false) return "0";
+        if (options.gpu === true) return "999";
+        if (typeof options.gpu === "number") return String(options.gpu);
+        return this.binary.supports.gpuLayersAuto ? "auto" : "999";
     }
 }

@@ -202,12 +202,15 @@ export class LlamaServerProcess {
         this.options.logger.debug({ model: this.options.modelId, engine: "llama-server" }, line);
     }
 
+    /**
+     * The cause llama.cpp logged last, for exit messages: among the final lines, the first that
+     * looks like an error (llama.cpp logs the cause first, then each caller's "failed to load").
+     */
     private lastErrorLine(): string | null {
-        for (let i = this.logTail.length - 1; i >= 0; i--) {
-            const line = this.logTail[i]!;
-            if (/error|failed|exception|abort|what\(\)|terminate|invalid|cannot|unable/i.test(line)) return line.trim();
-        }
-        return null;
+        const pattern = /error|failed|exception|abort|what\(\)|terminate|invalid|cannot|unable|not found|no such file|permission denied|out of memory/i;
+        const line = this.logTail.slice(-30).find((l) => pattern.test(l));
+        // llama.cpp prefixes lines with a timestamp and a level letter: "0.00.005.635 E ".
+        return line?.replace(/^\s*[\d.]+\s+[A-Z]\s+/, "").trim() ?? null;
     }
 }
 

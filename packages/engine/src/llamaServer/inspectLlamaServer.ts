@@ -65,14 +65,14 @@ export async function inspectLlamaServer(binaryPath: string): Promise<LlamaServe
                 `Quandex needs a llama-server from llama.cpp b5000 or newer. ${fix}`
         );
     }
-    const devicesText = await output(binaryPath, ["--list-devices"]).catch(() => "");
+    const devices = await listLlamaServerDevices(binaryPath);
     return {
         path: binaryPath,
         version: version.text,
         buildNumber: version.buildNumber,
         commit: version.commit,
         builtWith: /^built with (.+)$/m.exec(versionText)?.[1]?.trim() ?? null,
-        devices: parseDevices(devicesText),
+        devices,
         supports: {
             noWebui: hasFlag(help, "--no-webui") ? "--no-webui" : hasFlag(help, "--no-ui") ? "--no-ui" : null,
             noKvUnified: hasFlag(help, "--no-kv-unified"),
@@ -97,6 +97,11 @@ export function parseVersion(text: string): { text: string; buildNumber: number;
 
 function hasFlag(help: string, flag: string): boolean {
     return new RegExp(`(^|[\\s,])${flag.replace(/[-]/g, "\\-")}(?=[\\s,=]|$)`, "m").test(help);
+}
+
+/** The accelerators the binary can use now, with their free memory (`--list-devices`); empty on failure. */
+export async function listLlamaServerDevices(binaryPath: string): Promise<LlamaServerDevice[]> {
+    return parseDevices(await output(binaryPath, ["--list-devices"]).catch(() => ""));
 }
 
 /** `--list-devices` lines look like `  CUDA0: NVIDIA H100 (81000 MiB, 80000 MiB free)`. */

@@ -14,6 +14,6 @@ export function llamaServerForTests(): { binaryPath: string; skipReason?: undefi
     const built = findBuiltLlamaServer(home);
     if (built) return { binaryPath: built.serverPath };
     const skipReason = `no llama-server binary is built under ${home}/engines (run scripts/build-engine.sh, ~15 min on 2 cores, or set QUANDEX_LLAMA_SERVER)`;
-    process.stdout.write(`# SKIP llama-server engine tests: ${skipReason}\n`);
+    process.stdout.write(`llama-server engine tests skipped: ${skipReason}\n`);
     return { skipReason };
 }
