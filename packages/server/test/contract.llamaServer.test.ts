@@ -16,7 +16,7 @@ import { startServerProcess } from "./support/serverProcess.js";
 // printed, where no llama-server is built: scripts/build-engine.sh builds one).
 const { binaryPath, skipReason } = llamaServerForTests();
 const model = requireTestModel();
-const make = async (): Promise<Harness> => createHarness({ engine: await LlamaServerEngine.create({ binaryPath: binaryPath! }), files: { "stories260K.gguf": model }, maxQueue: 3 });
+const make = async (): Promise<Harness> => createHarness({ engine: await LlamaServerEngine.create({ binaryPath: binaryPath! }), files: { "stories260K.gguf": model }, maxQueue: 3, defaults: { contextSize: 4096 } });
 
 if (skipReason) describe("engine contract: llama-server on stories260K", { skip: skipReason }, () => undefined);
 else engineContract("llama-server on stories260K", make, "stories260K");

@@ -5,7 +5,8 @@ import { findBuiltLlamaServer } from "../../src/llamaServer/LlamaServerBuild.js"
 /**
  * The llama-server the llama-server engine's tests run against: `QUANDEX_LLAMA_SERVER`, else the one
  * `quandex engine build` (scripts/build-engine.sh) installed under `QUANDEX_HOME` or ~/.quandex.
- * When there is none, `skipReason` says so and how to get one; the tests skip with that reason.
+ * When there is none, `skipReason` says so and how to get one; the tests skip with that reason,
+ * unless `QUANDEX_REQUIRE_LLAMA_SERVER=1` (CI), where it throws.
  */
 export function llamaServerForTests(): { binaryPath: string; skipReason?: undefined } | { binaryPath?: undefined; skipReason: string } {
     const explicit = process.env.QUANDEX_LLAMA_SERVER;
@@ -14,6 +15,8 @@ export function llamaServerForTests(): { binaryPath: string; skipReason?: undefi
     const built = findBuiltLlamaServer(home);
     if (built) return { binaryPath: built.serverPath };
     const skipReason = `no llama-server binary is built under ${home}/engines (run scripts/build-engine.sh, ~15 min on 2 cores, or set QUANDEX_LLAMA_SERVER)`;
+    // CI builds the binary first (.ci/run), so there a missing one is a failure, not a skip.
+    if (process.env.QUANDEX_REQUIRE_LLAMA_SERVER === "1") throw new Error(skipReason);
     process.stdout.write(`llama-server engine tests skipped: ${skipReason}\n`);
     return { skipReason };
 }
