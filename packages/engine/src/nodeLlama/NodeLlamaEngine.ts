@@ -16,8 +16,9 @@ export interface NodeLlamaEngineOptions {
 
 /**
  * The in-process engine: one `Llama` per process, one context per loaded model. It never builds or
- * downloads binaries at run time (`build: "never"`); a local build made by `quandex engine build`
- * is picked up when present.
+ * downloads binaries at run time (`build: "never"`); node-llama-cpp's own local build (made by
+ * `npx --no node-llama-cpp source download --gpu false`, with OpenMP) is picked up when present,
+ * and `info().build` says which one runs.
  */
 export class NodeLlamaEngine implements Engine {
     private disposed = false;
