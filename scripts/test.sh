@@ -8,6 +8,9 @@ cd "$ROOT"
 shopt -s nullglob globstar
 
 npx tsc -b
+# Tests run through tsx, which does not type-check; these do.
+npx tsc -p tsconfig.tests.json
+npx tsc -p packages/client/test/tsconfig.json
 
 unit=(
     packages/engine/test/units.test.ts

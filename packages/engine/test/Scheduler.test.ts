@@ -13,7 +13,9 @@ const model = (id = "m", parallel = 2): ModelDefinition => ({
     aliases: [],
     options: { contextSize: 64, parallel, gpu: "auto", threads: 1 },
     preload: false,
-    source: "directory"
+    source: "directory",
+    sizeBytes: 0,
+    mtimeMs: 0
 });
 
 /** A loader whose loads finish only when the test says so. */

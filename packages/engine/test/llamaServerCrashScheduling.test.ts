@@ -55,7 +55,7 @@ const dir = mkdtempSync(path.join(os.tmpdir(), "qdx-crash-"));
 const model = (id: string, preload = false): ModelDefinition => {
     const file = path.join(dir, `${id}.gguf`);
     writeFileSync(file, "GGUF");
-    return { id, path: file, aliases: [], options: { contextSize: 64, parallel: 2, gpu: "auto", threads: 1 }, preload, source: "directory" };
+    return { id, path: file, aliases: [], options: { contextSize: 64, parallel: 2, gpu: "auto", threads: 1 }, preload, source: "directory", sizeBytes: 4, mtimeMs: 0 };
 };
 const signal = () => new AbortController().signal;
 const flush = () => new Promise((resolve) => setImmediate(resolve));

@@ -48,7 +48,7 @@ describe("routes with the fake engine", () => {
     it("GET /health needs no key", async () => {
         const res = await h.app.inject({ method: "GET", url: "/health" });
         assert.equal(res.statusCode, 200);
-        assert.deepEqual({ ...res.json(), uptime_seconds: 0 }, { status: "ok", live: true, ready: true, uptime_seconds: 0 });
+        assert.deepEqual({ ...(res.json() as object), uptime_seconds: 0 }, { status: "ok", live: true, ready: true, uptime_seconds: 0 });
     });
 
     it("401 invalid_api_key with WWW-Authenticate for a missing, malformed or unknown key", async () => {
