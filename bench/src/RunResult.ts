@@ -1,8 +1,10 @@
 import type { BaselineResult } from "./baseline.js";
 import type { ControlPlaneResult } from "./controlPlaneBench.js";
 import type { LevelMetrics } from "./metrics.js";
+import type { LlamaServerRun } from "./llamaServer/llamaServerLegs.js";
 import type { LoadPlan } from "./runLoad.js";
 import type { TargetRow } from "./targets.js";
+import type { ThreadSweepRun } from "./threadSweep.js";
 
 /** Everything one `npm run bench` run measured: the results JSON, and the source of BENCHMARKS.md. */
 export type RunResult = {
@@ -14,6 +16,8 @@ export type RunResult = {
     machine: MachineInfo;
     models: ModelRun[];
     controlPlane: ControlPlaneResult | null;
+    /** The llama-server binary the llama-server parts used, or why they were skipped. Absent in runs before it existed. */
+    llamaServer?: { binary: string | null; batchedBench: string | null; source: string | null; skipped: string | null };
     targets: TargetRow[];
     /** Correctness failures (not speed): each makes the run exit non-zero. */
     problems: string[];
@@ -55,4 +59,8 @@ export type ModelRun = {
         configYaml: string;
     } | null;
     baseline: BaselineResult | null;
+    /** Quandex with the llama-server engine, llama-server called directly, llama-batched-bench. Absent or null when skipped. */
+    llamaServer?: LlamaServerRun | null;
+    /** Quandex at each manual thread count and at the engine's default, per engine. */
+    threadSweep?: ThreadSweepRun[];
 };

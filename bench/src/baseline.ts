@@ -19,7 +19,7 @@ import { describeBaselineSettings, describeLevel, levelsTable } from "./format.j
 import { summarizeLevel, type LevelMetrics, type RequestRecord } from "./metrics.js";
 import { isMainModule } from "./paths.js";
 import { benchSeed, promptFor } from "./prompts.js";
-import { requestsAtLevel, runLoad, type LoadPlan } from "./runLoad.js";
+import { requestsAtLevel, runLoad, warmUp, type LoadPlan } from "./runLoad.js";
 
 export type BaselineOptions = {
     modelPath: string;
@@ -61,7 +61,7 @@ export class Baseline {
         private readonly plan: LoadPlan
     ) {}
 
-    /** Loads the model, creates the context and runs one unscored warm-up completion. */
+    /** Loads the model, creates the context and runs the plan's unscored warm-up completions. */
     static async open({ modelPath, threads, contextSize, sequences, plan }: BaselineOptions): Promise<Baseline> {
         const highest = Math.max(...plan.concurrencyLevels);
         if (highest > sequences) throw new Error(`concurrency ${highest} needs at least ${highest} sequences, got ${sequences}`);
@@ -85,17 +85,20 @@ export class Baseline {
             loadMs: performance.now() - loadStarted
         };
         const baseline = new Baseline(settings, llama, model, context, noEogBias(model), plan);
-        await baseline.complete(0, Math.min(8, plan.maxTokens));
+        await warmUp(plan, (index, maxTokens) => baseline.complete(index, maxTokens), "baseline");
         return baseline;
     }
 
     async runLevel(concurrency: number): Promise<LevelMetrics> {
         const { plan } = this;
+        const before = process.cpuUsage();
         const records = await runLoad(
             { concurrency, requests: requestsAtLevel(plan, concurrency), requestRate: plan.requestRate, seed: concurrency },
             (index) => this.complete(index, plan.maxTokens)
         );
-        return summarizeLevel(records, { concurrency, requestRate: plan.requestRate, expectedOutputTokens: plan.maxTokens });
+        const cpu = process.cpuUsage(before);
+        // One process generates and consumes: all of its CPU is the generator's.
+        return { ...summarizeLevel(records, { concurrency, requestRate: plan.requestRate, expectedOutputTokens: plan.maxTokens }), cpuMs: { generator: (cpu.user + cpu.system) / 1000, client: null } };
     }
 
     async close(): Promise<void> {
@@ -111,7 +114,9 @@ export class Baseline {
         let emittedTokens = 0;
         const start = performance.now();
         try {
-            const { metadata } = await completion.generateCompletionWithMeta(promptFor(index), {
+            // The server's prompt tokens (`model.tokenize(text)`, BOS added by LlamaCompletion as the server adds it): given the
+            // string, LlamaCompletion would tokenize it without the leading space, and the two would generate different text.
+            const { metadata } = await completion.generateCompletionWithMeta(this.model.tokenize(promptFor(index)), {
                 maxTokens,
                 temperature: 0,
                 seed: benchSeed,
@@ -209,6 +214,7 @@ async function main(): Promise<void> {
             "max-tokens": { type: "string", default: "128" },
             "requests-per-slot": { type: "string", default: "4" },
             "min-requests": { type: "string", default: "8" },
+            "warmup-requests": { type: "string" },
             "request-rate": { type: "string" },
             "json-out": { type: "string" },
             ipc: { type: "boolean", default: false }
@@ -226,7 +232,8 @@ async function main(): Promise<void> {
             maxTokens: Number.parseInt(values["max-tokens"], 10),
             requestsPerSlot: Number.parseInt(values["requests-per-slot"], 10),
             minRequests: Number.parseInt(values["min-requests"], 10),
-            requestRate: values["request-rate"] == null ? null : Number(values["request-rate"])
+            requestRate: values["request-rate"] == null ? null : Number(values["request-rate"]),
+            ...(values["warmup-requests"] != null && { warmupRequests: Number.parseInt(values["warmup-requests"], 10) })
         }
     };
     if (values.ipc) return serveIpc(options);

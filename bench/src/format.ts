@@ -31,7 +31,8 @@ export function levelsTable(levels: readonly LevelMetrics[]): string {
             "TTFT mean/p50/p99 (ms)",
             "TPOT mean/p50/p99 (ms)",
             "ITL mean/p50/p99 (ms)",
-            "e2e mean/p50/p99 (ms)"
+            "e2e mean/p50/p99 (ms)",
+            "CPU ms/token: generator / client"
         ],
         levels.map((level) => [
             String(level.concurrency),
@@ -42,7 +43,8 @@ export function levelsTable(levels: readonly LevelMetrics[]): string {
             triple(level.ttftMs),
             triple(level.tpotMs),
             triple(level.itlMs),
-            triple(level.e2eMs, 0)
+            triple(level.e2eMs, 0),
+            cpuPerToken(level)
         ])
     );
 }
@@ -51,11 +53,17 @@ function triple(d: { mean: number; p50: number; p99: number }, digits = 2): stri
     return `${fmt(d.mean, digits)} / ${fmt(d.p50, digits)} / ${fmt(d.p99, digits)}`;
 }
 
+/** CPU ms per output token of the generating process(es) and of the client, "n/a" where not measured. */
+export function cpuPerToken(level: LevelMetrics): string {
+    const per = (ms: number | null | undefined): string => (ms == null || level.totalOutputTokens === 0 ? "n/a" : fmt(ms / level.totalOutputTokens, 3));
+    return `${per(level.cpuMs?.generator)} / ${per(level.cpuMs?.client)}`;
+}
+
 /** One log line for a finished level. */
 export function describeLevel(side: string, level: LevelMetrics): string {
     return (
         `${side} c=${level.concurrency}: ${level.outputThroughput.toFixed(1)} tok/s, TTFT p50 ${level.ttftMs.p50.toFixed(2)} ms, ` +
-        `TPOT p50 ${level.tpotMs.p50.toFixed(2)} ms, ${level.completed} ok, ${level.failed} failed` +
+        `TPOT p50 ${level.tpotMs.p50.toFixed(2)} ms, CPU ms/token ${cpuPerToken(level)}, ${level.completed} ok, ${level.failed} failed` +
         (level.errors.length > 0 ? ` (${level.errors[0]})` : "")
     );
 }

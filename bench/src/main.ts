@@ -6,7 +6,15 @@
  * against the first model's server. It writes the results JSON to `bench/results/` and BENCHMARKS.md
  * at the repo root.
  *
- * `--smoke` is the CI mode: tiny models and sizes, results to `bench/results/tmp/`, no BENCHMARKS.md.
+ * With a llama-server binary (`--llama-server`, `QUANDEX_LLAMA_SERVER`, or the one `quandex engine
+ * build` installed), each model then runs on Quandex's llama-server engine and on the same llama-server
+ * called directly, level by level, followed by llama-batched-bench at B = 1 and 8 (issue #8). Without
+ * one, those parts are skipped with the reason printed. The thread sweep (issue #7's default thread
+ * choice) starts Quandex once per thread setting, each manual count and then none (the engine's
+ * default), per engine.
+ *
+ * `--smoke` is the CI mode: tiny models and sizes, results to `bench/results/tmp/`, no BENCHMARKS.md,
+ * no thread sweep, and the llama-server parts on the first model only (when a binary exists).
  * The exit code is non-zero when something is broken (failed requests, no tokens, a wrong token count,
  * a server that does not start), never because of speed.
  */
@@ -25,9 +33,12 @@ import { readRssBytes } from "./process/childServer.js";
 import { startQuandexServer, type QuandexServer } from "./process/quandexServer.js";
 import { renderReport } from "./renderReport.js";
 import type { ModelRun, RunResult } from "./RunResult.js";
-import type { LoadPlan } from "./runLoad.js";
+import { defaultWarmupRequests, type LoadPlan } from "./runLoad.js";
 import { ServeBench } from "./serveBench.js";
+import { findLlamaServer, type LlamaServerBinaries } from "./llamaServer/findLlamaServer.js";
+import { runLlamaServerLegs, type LlamaServerRun } from "./llamaServer/llamaServerLegs.js";
 import { runTargets } from "./targets.js";
+import { runThreadSweep } from "./threadSweep.js";
 
 type ModelChoice = { key: string; id: string; description: string; plan: Omit<LoadPlan, "concurrencyLevels" | "requestRate">; path: () => Promise<string> };
 
@@ -37,26 +48,26 @@ const modelChoices: Record<string, ModelChoice> = {
         key: "tiny",
         id: "stories260K",
         description: "stories260K, the trained test model, ~260K parameters, F32: measures overhead",
-        plan: { maxTokens: 128, requestsPerSlot: 4, minRequests: 16 },
+        plan: { maxTokens: 128, requestsPerSlot: 4, minRequests: 16, warmupRequests: defaultWarmupRequests },
         path: async () => defaultTestModelPath
     },
     "85m": {
         key: "85m",
         id: "synthetic-85m",
         description: "synthetic llama, 85.7M parameters, F16, random weights: measures realistic compute",
-        plan: { maxTokens: 32, requestsPerSlot: 2, minRequests: 4 },
+        plan: { maxTokens: 32, requestsPerSlot: 2, minRequests: 4, warmupRequests: defaultWarmupRequests },
         path: async () => (await makeSyntheticModel(syntheticModelPresets["85m"])).path
     },
     "synthetic-tiny": {
         key: "synthetic-tiny",
         id: "synthetic-tiny",
         description: "synthetic llama, 0.15M parameters, F16, random weights: exercises the generator",
-        plan: { maxTokens: 128, requestsPerSlot: 4, minRequests: 8 },
+        plan: { maxTokens: 128, requestsPerSlot: 4, minRequests: 8, warmupRequests: defaultWarmupRequests },
         path: async () => (await makeSyntheticModel(syntheticModelPresets.tiny)).path
     }
 };
 
-const smokePlan = { maxTokens: 8, requestsPerSlot: 1, minRequests: 2 };
+const smokePlan = { maxTokens: 8, requestsPerSlot: 1, minRequests: 2, warmupRequests: 1 };
 
 async function main(): Promise<number> {
     const { values } = parseArgs({
@@ -65,11 +76,19 @@ async function main(): Promise<number> {
             models: { type: "string" },
             concurrency: { type: "string" },
             "max-tokens": { type: "string" },
+            "warmup-requests": { type: "string" },
             "request-rate": { type: "string" },
             threads: { type: "string", default: "1" },
             "context-size": { type: "string", default: "512" },
             "skip-baseline": { type: "boolean", default: false },
             "skip-control-plane": { type: "boolean", default: false },
+            engines: { type: "string" },
+            "llama-server": { type: "string" },
+            "llama-server-threads": { type: "string" },
+            "thread-sweep": { type: "boolean" },
+            "skip-thread-sweep": { type: "boolean", default: false },
+            "thread-sweep-threads": { type: "string" },
+            "thread-sweep-concurrency": { type: "string", default: "1,8" },
             "autocannon-duration": { type: "string" },
             "autocannon-connections": { type: "string", default: "10" },
             report: { type: "boolean" },
@@ -80,8 +99,10 @@ async function main(): Promise<number> {
     });
     if (values.help) {
         console.log(
-            "Usage: npm run bench -- [--smoke] [--models tiny,85m,synthetic-tiny] [--concurrency 1,4,8,16] [--max-tokens N]\n" +
+            "Usage: npm run bench -- [--smoke] [--models tiny,85m,synthetic-tiny] [--concurrency 1,4,8,16] [--max-tokens N] [--warmup-requests 4]\n" +
                 "       [--request-rate R] [--threads 1] [--context-size 512] [--skip-baseline] [--skip-control-plane]\n" +
+                "       [--engines node-llama-cpp,llama-server] [--llama-server PATH] [--llama-server-threads N (default: cores)]\n" +
+                "       [--thread-sweep | --skip-thread-sweep] [--thread-sweep-threads 1,2] [--thread-sweep-concurrency 1,8]\n" +
                 "       [--autocannon-duration S] [--autocannon-connections 10] [--report | --no-report]\n" +
                 "       --report-from bench/results/FILE.json   (write BENCHMARKS.md again from a recorded run)"
         );
@@ -108,6 +129,34 @@ async function main(): Promise<number> {
         if (modelChoices[key] == null) throw new Error(`unknown model '${key}'; use ${Object.keys(modelChoices).join(", ")}`);
     }
     const log = (line: string): void => console.log(`[bench] ${line}`);
+    const cores = os.availableParallelism();
+    const engines = (values.engines ?? "node-llama-cpp,llama-server").split(",");
+    for (const engine of engines) {
+        if (engine !== "node-llama-cpp" && engine !== "llama-server") throw new Error(`unknown engine '${engine}'; use node-llama-cpp, llama-server`);
+    }
+    // The llama-server engine's own default (an OpenMP build scales with threads): every core.
+    const llamaServerThreads = values["llama-server-threads"] == null ? cores : Number.parseInt(values["llama-server-threads"], 10);
+    const threadSweep = !values["skip-thread-sweep"] && (values["thread-sweep"] ?? !smoke);
+    const sweepThreads =
+        values["thread-sweep-threads"] != null
+            ? values["thread-sweep-threads"].split(",").map((n) => Number.parseInt(n, 10))
+            : [...new Set([1, 2, Math.ceil(cores / 2), cores].filter((n) => n <= cores))].sort((a, b) => a - b);
+    const sweepConcurrency = values["thread-sweep-concurrency"].split(",").map((n) => Number.parseInt(n, 10));
+
+    let binaries: LlamaServerBinaries | null = null;
+    let llamaServerSkipped: string | null = null;
+    if (engines.includes("llama-server")) {
+        const found = await findLlamaServer(values["llama-server"]);
+        if ("missing" in found) {
+            llamaServerSkipped = found.missing;
+            log(`llama-server parts skipped: ${found.missing}`);
+        } else {
+            binaries = found.binaries;
+            log(`llama-server: ${binaries.server} (from ${binaries.source}); llama-batched-bench: ${binaries.batchedBench ?? "not found"}`);
+        }
+    } else {
+        llamaServerSkipped = "not in --engines";
+    }
 
     const problems: string[] = [];
     const models: ModelRun[] = [];
@@ -117,6 +166,7 @@ async function main(): Promise<number> {
         const plan: LoadPlan = {
             ...(smoke ? smokePlan : choice.plan),
             ...(values["max-tokens"] != null && { maxTokens: Number.parseInt(values["max-tokens"], 10) }),
+            ...(values["warmup-requests"] != null && { warmupRequests: Number.parseInt(values["warmup-requests"], 10) }),
             concurrencyLevels,
             requestRate
         };
@@ -143,6 +193,10 @@ async function main(): Promise<number> {
         let worker: BaselineWorker | null = null;
         let succeeded = false;
         try {
+            if (!engines.includes("node-llama-cpp")) {
+                succeeded = true;
+                throw new SkipInProcess();
+            }
             server = await startQuandexServer({ models: [{ id: choice.id, path, parallel, contextSize, threads }], workDir });
             log(`server up: ${server.command}`);
             await sleep(1000);
@@ -156,7 +210,7 @@ async function main(): Promise<number> {
                 command: server.command,
                 configYaml: server.configYaml
             };
-            serve = await ServeBench.open({ baseUrl: server.baseUrl, apiKey: server.apiKey, model: choice.id, plan });
+            serve = await ServeBench.open({ baseUrl: server.baseUrl, apiKey: server.apiKey, model: choice.id, plan, pids: [server.pid] });
             if (!values["skip-baseline"]) {
                 worker = await BaselineWorker.start({ modelPath: path, threads, contextSize, sequences: parallel, plan });
                 run.baseline = { settings: worker.settings, levels: [] };
@@ -194,8 +248,10 @@ async function main(): Promise<number> {
             run.server.idleRssAfterBytes = readRssBytes(server.pid);
             succeeded = true;
         } catch (error) {
-            problems.push(`bench of ${choice.id} failed: ${error instanceof Error ? error.message : String(error)} (files kept in ${workDir})`);
-            log(problems[problems.length - 1]!);
+            if (!(error instanceof SkipInProcess)) {
+                problems.push(`bench of ${choice.id} failed: ${error instanceof Error ? error.message : String(error)} (files kept in ${workDir})`);
+                log(problems[problems.length - 1]!);
+            }
         } finally {
             serve?.close();
             await worker?.close();
@@ -204,6 +260,61 @@ async function main(): Promise<number> {
         if (succeeded) await rm(workDir, { recursive: true, force: true });
         if (run.server != null) problems.push(...levelProblems(`server ${choice.id}`, run.server.levels, plan));
         if (run.baseline != null) problems.push(...levelProblems(`baseline ${choice.id}`, run.baseline.levels, plan));
+
+        // The llama-server engine, the same llama-server called directly, llama-batched-bench (smoke: first model only).
+        if (binaries != null && (!smoke || key === modelKeys[0])) {
+            const lsRun: LlamaServerRun = { binary: binaries.server, threads: llamaServerThreads, quandex: null, direct: null, batchedBench: null, notes: [] };
+            run.llamaServer = lsRun;
+            const lsDir = await mkdtemp(join(tmpdir(), `quandex-bench-ls-${key}-`));
+            try {
+                await runLlamaServerLegs(
+                    {
+                        binaries,
+                        modelId: choice.id,
+                        modelPath: path,
+                        plan,
+                        threads: llamaServerThreads,
+                        contextSize,
+                        parallel,
+                        workDir: lsDir,
+                        batchedBenchParallel: smoke ? [1, 2] : [1, 8],
+                        log
+                    },
+                    lsRun
+                );
+                await rm(lsDir, { recursive: true, force: true });
+            } catch (error) {
+                problems.push(`llama-server bench of ${choice.id} failed: ${error instanceof Error ? error.message : String(error)} (files kept in ${lsDir})`);
+                log(problems[problems.length - 1]!);
+            }
+            if (lsRun.quandex != null) problems.push(...levelProblems(`quandex/llama-server ${choice.id}`, lsRun.quandex.levels, plan));
+            if (lsRun.direct != null) problems.push(...levelProblems(`llama-server direct ${choice.id}`, lsRun.direct.levels, plan));
+        }
+
+        if (threadSweep) {
+            run.threadSweep = [];
+            const sweepEngines = engines.filter((engine) => engine === "node-llama-cpp" || binaries != null);
+            for (const engine of sweepEngines) {
+                try {
+                    const sweep = await runThreadSweep({
+                        engine: engine === "llama-server" ? { type: "llama-server", path: binaries!.server } : { type: "node-llama-cpp" },
+                        modelId: choice.id,
+                        modelPath: path,
+                        plan,
+                        concurrencyLevels: sweepConcurrency,
+                        threadCounts: sweepThreads,
+                        contextSize,
+                        parallel: Math.max(parallel, ...sweepConcurrency),
+                        log
+                    });
+                    run.threadSweep.push(sweep);
+                    for (const point of sweep.points) problems.push(...levelProblems(`thread sweep ${engine} ${choice.id} threads ${point.threads ?? "default"}`, point.levels, plan));
+                } catch (error) {
+                    problems.push(`thread sweep of ${choice.id} on ${engine} failed: ${error instanceof Error ? error.message : String(error)}`);
+                    log(problems[problems.length - 1]!);
+                }
+            }
+        }
     }
 
     const targets = runTargets(models, controlPlane);
@@ -227,6 +338,7 @@ async function main(): Promise<number> {
         },
         models,
         controlPlane,
+        llamaServer: { binary: binaries?.server ?? null, batchedBench: binaries?.batchedBench ?? null, source: binaries?.source ?? null, skipped: llamaServerSkipped },
         targets,
         problems
     };
@@ -245,6 +357,9 @@ async function main(): Promise<number> {
     for (const row of targets) {
         console.log(`  [${row.pass == null ? "n/a " : row.pass ? "pass" : "FAIL"}] ${row.target}${row.model ? ` (${row.model})` : ""}: ${row.measured}`);
     }
+    if (llamaServerSkipped != null && engines.includes("llama-server")) {
+        console.log(`  (llama-server targets not measured: ${llamaServerSkipped})`);
+    }
     if (problems.length > 0) {
         console.error(`\n${problems.length} correctness problem(s):`);
         for (const problem of problems) console.error(`  - ${problem}`);
@@ -252,6 +367,9 @@ async function main(): Promise<number> {
     }
     return 0;
 }
+
+/** Thrown to leave the in-process legs when `--engines` leaves out node-llama-cpp. */
+class SkipInProcess extends Error {}
 
 /** Correctness checks on a set of levels: failures, no tokens, or requests that did not run to max_tokens. */
 function levelProblems(what: string, levels: readonly LevelMetrics[], plan: LoadPlan): string[] {

@@ -48,6 +48,12 @@ export type LevelMetrics = {
     itlMs: Distribution;
     /** Send to end of stream. */
     e2eMs: Distribution;
+    /**
+     * CPU time (user + system, all threads) spent during the level by the process that generates
+     * (the server, or the in-process baseline) and by the load client, in ms; absent when not measured.
+     * On a machine with few cores, the client's share is CPU the generator did not get.
+     */
+    cpuMs?: { generator: number | null; client: number | null };
 };
 
 /** Percentile with linear interpolation between closest ranks (numpy's default, which vLLM uses). */

@@ -1,5 +1,20 @@
 import { fmt, formatMb, levelsTable, markdownTable } from "./format.js";
+import type { LevelMetrics } from "./metrics.js";
 import type { ModelRun, RunResult } from "./RunResult.js";
+import type { TargetGroup, TargetRow } from "./targets.js";
+
+const targetSections: Array<{ group: TargetGroup; title: string }> = [
+    { group: "serving", title: "Targets (issue #7: what the server adds to the in-process engine)" },
+    { group: "engines", title: "Targets (issue #8: both engines against llama.cpp's own tools)" },
+    { group: "threads", title: "Targets (issue #7: default thread choice)" }
+];
+
+function targetTable(rows: readonly TargetRow[]): string {
+    return markdownTable(
+        ["target", "model", "measured", "result"],
+        rows.map((row) => [row.target, row.model ?? "-", row.measured, row.pass == null ? "n/a" : row.pass ? "pass" : "FAIL"])
+    );
+}
 
 /** BENCHMARKS.md, written only by the tool from a run's results. */
 export function renderReport(result: RunResult): string {
@@ -35,14 +50,22 @@ export function renderReport(result: RunResult): string {
         )
     );
     out.push("");
-    out.push("## Targets (issue #7)");
-    out.push("");
-    out.push(
-        markdownTable(
-            ["target", "model", "measured", "result"],
-            result.targets.map((row) => [row.target, row.model ?? "-", row.measured, row.pass == null ? "n/a" : row.pass ? "pass" : "FAIL"])
-        )
-    );
+    if (result.llamaServer != null) {
+        out.push(
+            result.llamaServer.binary != null
+                ? `llama-server: \`${result.llamaServer.binary}\` (from ${result.llamaServer.source}); llama-batched-bench: ${result.llamaServer.batchedBench == null ? "not found" : `\`${result.llamaServer.batchedBench}\``}.`
+                : `llama-server parts skipped: ${result.llamaServer.skipped}.`
+        );
+        out.push("");
+    }
+    let firstSection = true;
+    for (const section of targetSections) {
+        const rows = result.targets.filter((row) => (row.group ?? "serving") === section.group);
+        if (rows.length === 0) continue;
+        if (!firstSection) out.push("");
+        firstSection = false;
+        out.push(`## ${section.title}`, "", targetTable(rows));
+    }
     if (result.problems.length > 0) {
         out.push("");
         out.push("**Correctness problems in this run:**");
@@ -83,14 +106,28 @@ export function renderReport(result: RunResult): string {
                 "through `node:http` with a keep-alive agent, one connection per in-flight request " +
                 "(it costs the client less per event than `fetch`, whose body arrives through a WHATWG stream).",
             "- **Baseline:** the stock node-llama-cpp path in its own process: `LlamaCompletion.generateCompletion` on one context with the server's `sequences` " +
-                "(= `parallel`), `contextSize` and threads, a fresh sequence per request, greedy, `repeatPenalty` off, EOS kept from being sampled by a token bias.",
+                "(= `parallel`), `contextSize` and threads, a fresh sequence per request, greedy, `repeatPenalty` off, EOS kept from being sampled by a token bias. " +
+                "It is given the prompt as the tokens the server uses (`model.tokenize(prompt)`; LlamaCompletion adds BOS), so both generate the same tokens: " +
+                "given a string, LlamaCompletion tokenizes without the leading space, and a different prompt makes a different (random-weight: differently UTF-8-split) text.",
             "- **Levels:** at concurrency N, N requests are in flight at once (vLLM's `--max-concurrency`); with `--request-rate R` arrivals are Poisson at R req/s. " +
                 "Server and baseline levels alternate (server at N, baseline at N, then the next N), never overlapping, so slow drift of a shared machine hits both alike.",
             "- **Metrics (vLLM's definitions, measured at the client):** TTFT = send → first chunk with non-empty text; TPOT = (e2e − TTFT) / (output tokens − 1), " +
                 "output tokens from the final chunk's `usage.completion_tokens`; ITL = gaps between consecutive text chunks; e2e = send → `[DONE]`. " +
                 "Throughput = tokens (or requests) ÷ wall time from the first send to the last completion. Percentiles interpolate linearly (numpy's default); " +
                 "with few requests p99 is close to the maximum.",
-            "- **Idle RSS:** VmRSS of the server process from `/proc/<pid>/status`, with the model loaded, before the first request."
+            "- **Idle RSS:** VmRSS of the server process from `/proc/<pid>/status`, with the model loaded, before the first request.",
+            "- **Warm-up:** before its first level, each side (server, baseline, llama-server direct) sends unscored requests of the full max_tokens, one at a time, " +
+                "so the first level does not measure a cold JIT.",
+            "- **CPU ms/token:** CPU time (user + system, all threads, from `/proc/<pid>/stat`, 10 ms ticks) used during the level by the generating process(es) " +
+                "(the Quandex server, plus its llama-server child for that engine; the baseline process; the direct llama-server) and by the load client, " +
+                "divided by the output tokens. On 2 cores the client's share is CPU the generator could not use; the baseline has no separate client.",
+            "- **llama-server engine:** the same levels through Quandex with `engine: {type: llama-server, path}`, alternating with the same binary started by the tool with " +
+                "the exact arguments Quandex gave its child (read from the child's `/proc/<pid>/cmdline`, `--host`/`--port` aside), driven directly with streaming " +
+                "`POST /completion`: the prompts as token ids from its `/tokenize` (BOS as Quandex adds it), the sampling fields Quandex sends, a fresh connection per request " +
+                "(as Quandex connects to its child). TTFT there = send → first event with non-empty `content`; output tokens = the final event's `tokens_predicted`.",
+            "- **llama-batched-bench:** the same build's `llama-batched-bench` with `-npp` the mean bench prompt length, `-ntg` = max_tokens, `-npl 1,8` (plus a repeat at B=1 that is not reported: the tool sometimes loses its last output line), " +
+                "`-fa off -no-kvu` and the same threads; S_TG (decode tokens/s at B sequences) is the bound for aggregate output tok/s.",
+            "- **Thread sweep:** one `quandex serve` per setting (each manual `threads`, then none, so the engine picks its default), at concurrency 1 and 8, per engine."
         ].join("\n")
     );
     out.push("");
@@ -104,7 +141,8 @@ function modelSection(model: ModelRun): string[] {
     out.push(
         `File ${formatMb(model.fileBytes)}. Settings: threads ${model.threads}, context_size ${model.contextSize} per sequence, ` +
             `parallel ${model.parallel}, max_tokens ${model.plan.maxTokens}, requests per level max(${model.plan.minRequests}, ${model.plan.requestsPerSlot} × concurrency), ` +
-            `request rate ${model.plan.requestRate ?? "inf"}.`
+            `request rate ${model.plan.requestRate ?? "inf"}` +
+            (model.plan.warmupRequests == null ? "." : `, ${model.plan.warmupRequests} unscored warm-up requests per side before its first level.`)
     );
     if (model.server != null) {
         out.push("");
@@ -156,6 +194,92 @@ function modelSection(model: ModelRun): string[] {
                     "baseline TPOT p50 (ms)"
                 ],
                 rows
+            )
+        );
+    }
+    if (model.llamaServer != null) out.push("", ...llamaServerSection(model));
+    if (model.threadSweep != null && model.threadSweep.length > 0) out.push("", ...threadSweepSection(model));
+    return out;
+}
+
+function llamaServerSection(model: ModelRun): string[] {
+    const ls = model.llamaServer!;
+    const out: string[] = [];
+    out.push(`### llama-server engine (threads ${ls.threads})`);
+    if (ls.quandex != null) {
+        out.push(
+            "",
+            `Quandex with \`engine: {type: llama-server}\`, idle RSS ${formatMb(ls.quandex.idleRssBytes)} (Quandex) + ${formatMb(ls.quandex.childIdleRssBytes)} (its llama-server child).`,
+            "",
+            levelsTable(ls.quandex.levels)
+        );
+    }
+    if (ls.direct != null) {
+        out.push("", "#### The same llama-server called directly (streaming `/completion`)", "", `\`${ls.direct.command.replace(/--port \d+/, "--port PORT")}\``, "", levelsTable(ls.direct.levels));
+    }
+    if (ls.batchedBench != null) {
+        out.push("", "#### llama-batched-bench (same binary; decode-only bound)", "", `\`${ls.batchedBench.command}\``, "");
+        out.push(
+            markdownTable(
+                ["B", "prompt tokens", "generated tokens", "S_PP (tok/s)", "S_TG (tok/s)", "S (tok/s)"],
+                ls.batchedBench.rows.map((row) => [String(row.pl), String(row.pp), String(row.tg), fmt(row.speedPp), fmt(row.speedTg), fmt(row.speed)])
+            )
+        );
+    }
+    for (const note of ls.notes) out.push("", `Note: ${note}.`);
+    out.push("", "#### Both engines side by side (output tok/s; TTFT p50 in ms)", "");
+    const at = (levels: readonly LevelMetrics[] | undefined, concurrency: number): LevelMetrics | undefined => levels?.find((l) => l.concurrency === concurrency);
+    const concurrencies = [...new Set([...(model.server?.levels ?? []), ...(ls.quandex?.levels ?? [])].map((level) => level.concurrency))].sort((a, b) => a - b);
+    out.push(
+        markdownTable(
+            [
+                "concurrency",
+                `Quandex in-process (threads ${model.threads})`,
+                "LlamaCompletion baseline",
+                `Quandex llama-server (threads ${ls.threads})`,
+                "llama-server direct",
+                "Quandex / direct",
+                "llama-batched-bench S_TG",
+                "Quandex llama-server / batched-bench",
+                "TTFT p50: in-process / baseline / llama-server / direct"
+            ],
+            concurrencies.map((c) => {
+                const inProcess = at(model.server?.levels, c);
+                const baseline = at(model.baseline?.levels, c);
+                const quandex = at(ls.quandex?.levels, c);
+                const direct = at(ls.direct?.levels, c);
+                const bench = ls.batchedBench?.rows.find((row) => row.pl === c);
+                return [
+                    String(c),
+                    fmt(inProcess?.outputThroughput),
+                    fmt(baseline?.outputThroughput),
+                    fmt(quandex?.outputThroughput),
+                    fmt(direct?.outputThroughput),
+                    quandex != null && direct != null ? `${fmt((quandex.outputThroughput / direct.outputThroughput) * 100)}%` : "n/a",
+                    fmt(bench?.speedTg),
+                    quandex != null && bench != null ? `${fmt((quandex.outputThroughput / bench.speedTg) * 100)}%` : "n/a",
+                    [inProcess, baseline, quandex, direct].map((level) => fmt(level?.ttftMs.p50, 2)).join(" / ")
+                ];
+            })
+        )
+    );
+    return out;
+}
+
+function threadSweepSection(model: ModelRun): string[] {
+    const out: string[] = ["### Thread sweep (Quandex over HTTP, output tok/s)"];
+    for (const sweep of model.threadSweep!) {
+        out.push("", `Engine ${sweep.engine}; "default" is a config without \`threads\` (the count the engine chose in parentheses).`, "");
+        out.push(
+            markdownTable(
+                ["threads", ...sweep.concurrencyLevels.flatMap((c) => [`c=${c} tok/s`, `c=${c} TTFT p50 (ms)`])],
+                sweep.points.map((point) => [
+                    point.threads == null ? `default (${point.resolvedThreads ?? "?"})` : String(point.threads),
+                    ...sweep.concurrencyLevels.flatMap((c) => {
+                        const level = point.levels.find((l) => l.concurrency === c);
+                        return [fmt(level?.outputThroughput), fmt(level?.ttftMs.p50, 2)];
+                    })
+                ])
             )
         );
     }

@@ -71,7 +71,23 @@ export type LoadPlan = {
     minRequests: number;
     /** See `LoadOptions.requestRate`. */
     requestRate: number | null;
+    /**
+     * Unscored requests (full max_tokens, one at a time, prompts in turn) each side sends before its
+     * first level, so the first level does not measure a cold JIT. Defaults to {@link defaultWarmupRequests}.
+     */
+    warmupRequests?: number;
 };
+
+export const defaultWarmupRequests = 4;
+
+/** Sends the plan's warm-up requests one at a time; throws on the first failure. */
+export async function warmUp(plan: LoadPlan, send: (index: number, maxTokens: number) => Promise<RequestRecord>, what: string): Promise<void> {
+    const requests = Math.max(1, plan.warmupRequests ?? defaultWarmupRequests);
+    for (let index = 0; index < requests; index++) {
+        const record = await send(index, plan.maxTokens);
+        if (record.error != null) throw new Error(`${what} warm-up request failed: ${record.error}`);
+    }
+}
 
 export function requestsAtLevel(plan: LoadPlan, concurrency: number): number {
     return Math.max(plan.minRequests, concurrency * plan.requestsPerSlot);

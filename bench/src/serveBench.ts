@@ -17,8 +17,9 @@ import { describeLevel, levelsTable } from "./format.js";
 import { streamGenerate } from "./http/streamGenerate.js";
 import { summarizeLevel, type LevelMetrics, type RequestRecord } from "./metrics.js";
 import { isMainModule } from "./paths.js";
+import { measureCpu } from "./process/childServer.js";
 import { benchSeed, promptFor } from "./prompts.js";
-import { requestsAtLevel, runLoad, type LoadPlan } from "./runLoad.js";
+import { requestsAtLevel, runLoad, warmUp, type LoadPlan } from "./runLoad.js";
 
 export type ServeBenchOptions = {
     /** Server origin; a trailing `/v1` is accepted and dropped. */
@@ -27,6 +28,8 @@ export type ServeBenchOptions = {
     /** Model id or alias to request. */
     model: string;
     plan: LoadPlan;
+    /** Processes whose CPU time each level records as the generator's (the server, and its llama-server child). */
+    pids?: number[];
     log?: (line: string) => void;
 };
 
@@ -47,33 +50,36 @@ export function normalizeBaseUrl(baseUrl: string): string {
     return baseUrl.replace(/\/+$/, "").replace(/\/v1$/, "");
 }
 
-/** A load driver bound to one server and model; `open` sends an unscored warm-up request. */
+/** A load driver bound to one server and model; `open` sends the plan's unscored warm-up requests. */
 export class ServeBench {
     private constructor(
         private readonly origin: string,
         private readonly apiKey: string,
         private readonly model: string,
         private readonly plan: LoadPlan,
-        private readonly agent: Agent
+        private readonly agent: Agent,
+        private readonly pids: readonly number[]
     ) {}
 
-    static async open({ baseUrl, apiKey, model, plan }: Omit<ServeBenchOptions, "log">): Promise<ServeBench> {
-        const bench = new ServeBench(normalizeBaseUrl(baseUrl), apiKey, model, plan, new Agent({ keepAlive: true, maxSockets: Infinity }));
-        const warmup = await bench.send(0, Math.min(8, plan.maxTokens));
-        if (warmup.error != null) {
+    static async open({ baseUrl, apiKey, model, plan, pids = [] }: Omit<ServeBenchOptions, "log">): Promise<ServeBench> {
+        const bench = new ServeBench(normalizeBaseUrl(baseUrl), apiKey, model, plan, new Agent({ keepAlive: true, maxSockets: Infinity }), pids);
+        try {
+            await warmUp(plan, (index, maxTokens) => bench.send(index, maxTokens), "server");
+        } catch (error) {
             bench.close();
-            throw new Error(`warm-up request failed: ${warmup.error}`);
+            throw error;
         }
         return bench;
     }
 
     async runLevel(concurrency: number): Promise<LevelMetrics> {
         const { plan } = this;
-        const records = await runLoad(
-            { concurrency, requests: requestsAtLevel(plan, concurrency), requestRate: plan.requestRate, seed: concurrency },
-            (index) => this.send(index, plan.maxTokens)
+        const { result: records, generator, client } = await measureCpu(this.pids, () =>
+            runLoad({ concurrency, requests: requestsAtLevel(plan, concurrency), requestRate: plan.requestRate, seed: concurrency }, (index) =>
+                this.send(index, plan.maxTokens)
+            )
         );
-        return summarizeLevel(records, { concurrency, requestRate: plan.requestRate, expectedOutputTokens: plan.maxTokens });
+        return { ...summarizeLevel(records, { concurrency, requestRate: plan.requestRate, expectedOutputTokens: plan.maxTokens }), cpuMs: { generator, client } };
     }
 
     close(): void {

@@ -4,8 +4,16 @@ import { formatMb, MB } from "./format.js";
 import type { LevelMetrics } from "./metrics.js";
 import type { ModelRun } from "./RunResult.js";
 
+/**
+ * Which list a target belongs to: the serving overhead of the in-process engine (issue #7), the two
+ * engines against llama.cpp's own tools (issue #8), or the default thread choice (issue #7).
+ */
+export type TargetGroup = "serving" | "engines" | "threads";
+
 /** One row of the issue's targets: what was measured and whether it met the bar. */
 export type TargetRow = {
+    /** Absent in results recorded before groups existed: "serving". */
+    group?: TargetGroup;
     target: string;
     model: string | null;
     measured: string;
@@ -86,12 +94,103 @@ export function controlPlaneTarget(result: ControlPlaneResult | null): TargetRow
     };
 }
 
-/** Every target row of a run: four per model, then the control plane's. */
+const levelAt = (levels: readonly LevelMetrics[] | undefined, concurrency: number): LevelMetrics | undefined =>
+    levels?.find((level) => level.concurrency === concurrency && level.completed > 0);
+
+/**
+ * Issue #8 for one model: (a) on the 85M model, 8 streams through Quandex's llama-server engine
+ * against llama-batched-bench's decode throughput at B = 8 on the same binary; (b) one stream through
+ * Quandex against the same llama-server called directly; (c) the TTFT p50 Quandex adds in front of it.
+ */
+export function engineTargets(run: ModelRun): TargetRow[] {
+    const ls = run.llamaServer;
+    if (ls == null) return [];
+    const rows: TargetRow[] = [];
+    const quandex1 = levelAt(ls.quandex?.levels, 1);
+    const direct1 = levelAt(ls.direct?.levels, 1);
+    if (run.key === "85m") {
+        const target = "8 streams through Quandex (llama-server engine) ≥ 85% of llama-batched-bench at B=8, same binary";
+        const quandex8 = levelAt(ls.quandex?.levels, 8);
+        const bench8 = ls.batchedBench?.rows.find((row) => row.pl === 8);
+        if (quandex8 != null && bench8 != null) {
+            const ratio = quandex8.outputThroughput / bench8.speedTg;
+            rows.push({
+                group: "engines",
+                target,
+                model: run.id,
+                measured: `${quandex8.outputThroughput.toFixed(1)} vs ${bench8.speedTg.toFixed(1)} tok/s = ${(ratio * 100).toFixed(1)}% (${ls.threads} threads)`,
+                pass: ratio >= 0.85
+            });
+        } else {
+            rows.push({ group: "engines", target, model: run.id, measured: "not measured", pass: null });
+        }
+    }
+    const streamTarget = "single-stream tok/s through Quandex ≥ 95% of the same llama-server called directly";
+    const ttftTarget = "TTFT p50 Quandex adds in front of llama-server ≤ 2 ms (concurrency 1)";
+    if (quandex1 != null && direct1 != null) {
+        const ratio = quandex1.outputThroughput / direct1.outputThroughput;
+        rows.push({
+            group: "engines",
+            target: streamTarget,
+            model: run.id,
+            measured: `${quandex1.outputThroughput.toFixed(1)} vs ${direct1.outputThroughput.toFixed(1)} tok/s = ${(ratio * 100).toFixed(1)}%`,
+            pass: ratio >= 0.95
+        });
+        const overhead = quandex1.ttftMs.p50 - direct1.ttftMs.p50;
+        rows.push({
+            group: "engines",
+            target: ttftTarget,
+            model: run.id,
+            measured: `${quandex1.ttftMs.p50.toFixed(2)} − ${direct1.ttftMs.p50.toFixed(2)} ms = ${overhead.toFixed(2)} ms`,
+            pass: overhead <= 2
+        });
+    } else {
+        rows.push({ group: "engines", target: streamTarget, model: run.id, measured: "not measured", pass: null });
+        rows.push({ group: "engines", target: ttftTarget, model: run.id, measured: "not measured", pass: null });
+    }
+    return rows;
+}
+
+/** Issue #7's thread target for one model and engine: at every swept level, the default's tok/s ≥ 90% of the best manual count's. */
+export function threadTargets(run: ModelRun): TargetRow[] {
+    return (run.threadSweep ?? []).map((sweep) => {
+        const target = `default thread choice within 90% of the best manual thread count (${sweep.engine})`;
+        const defaults = sweep.points.find((point) => point.threads == null);
+        const manual = sweep.points.filter((point) => point.threads != null);
+        if (defaults == null || manual.length === 0) return { group: "threads", target, model: run.id, measured: "not measured", pass: null };
+        const parts: string[] = [];
+        let failed = false;
+        let missing = false;
+        for (const concurrency of sweep.concurrencyLevels) {
+            const own = levelAt(defaults.levels, concurrency);
+            let best: { threads: number; tokS: number } | null = null;
+            for (const point of manual) {
+                const level = levelAt(point.levels, concurrency);
+                if (level != null && (best == null || level.outputThroughput > best.tokS)) best = { threads: point.threads!, tokS: level.outputThroughput };
+            }
+            if (own == null || best == null) {
+                parts.push(`c=${concurrency}: not measured`);
+                missing = true;
+                continue;
+            }
+            const ratio = own.outputThroughput / best.tokS;
+            parts.push(
+                `c=${concurrency}: default (${defaults.resolvedThreads ?? "?"}) ${own.outputThroughput.toFixed(1)} vs ${best.tokS.toFixed(1)} tok/s ` +
+                    `at ${best.threads} = ${(ratio * 100).toFixed(1)}%`
+            );
+            if (ratio < 0.9) failed = true;
+        }
+        return { group: "threads", target, model: run.id, measured: parts.join("; "), pass: failed ? false : missing ? null : true };
+    });
+}
+
+/** Every target row of a run: four per model, the control plane's, then the engines' and the thread choice's. */
 export function runTargets(models: readonly ModelRun[], controlPlane: ControlPlaneResult | null): TargetRow[] {
-    return [
+    const serving: TargetRow[] = [
         ...models.flatMap((run) =>
             modelTargets({ modelId: run.id, server: run.server?.levels ?? [], baseline: run.baseline, idleRssBytes: run.server?.idleRssBytes ?? null })
         ),
         controlPlaneTarget(controlPlane)
-    ];
+    ].map((row) => ({ group: "serving" as const, ...row }));
+    return [...serving, ...models.flatMap(engineTargets), ...models.flatMap(threadTargets)];
 }

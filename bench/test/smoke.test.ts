@@ -10,9 +10,11 @@ import { readGgufHeader } from "../src/gguf/readGgufHeader.js";
 import { writeGgufFile } from "../src/gguf/writeGgufFile.js";
 import { SseParser } from "../src/http/SseParser.js";
 import { countParameters, makeSyntheticModel, syntheticModelPresets } from "../src/makeSyntheticModel.js";
-import { distribution, percentile, summarizeLevel, type RequestRecord } from "../src/metrics.js";
+import { distribution, percentile, summarizeLevel, type LevelMetrics, type RequestRecord } from "../src/metrics.js";
 import { toYaml } from "../src/process/quandexServer.js";
+import type { ModelRun } from "../src/RunResult.js";
 import { runLoad } from "../src/runLoad.js";
+import { engineTargets, threadTargets } from "../src/targets.js";
 
 let dir: string;
 before(async () => {
@@ -209,5 +211,72 @@ describe("config YAML", () => {
             toYaml({ server: { max_queue: 256, limits: { default_daily: null } }, models: [{ id: "m", path: "/a b.gguf", preload: true }] }),
             'server:\n  max_queue: 256\n  limits:\n    default_daily: null\nmodels:\n  - id: "m"\n    path: "/a b.gguf"\n    preload: true\n'
         );
+    });
+});
+
+describe("issue #8 and thread targets", () => {
+    const level = (concurrency: number, outputThroughput: number, ttftP50 = 1): LevelMetrics =>
+        ({ ...summarizeLevel([{ start: 0, chunkTimes: [ttftP50], end: 10, outputTokens: 2 }], { concurrency, requestRate: null }), outputThroughput });
+    const run = (over: Partial<ModelRun>): ModelRun => ({
+        key: "85m",
+        id: "synthetic-85m",
+        path: "/m.gguf",
+        description: "",
+        fileBytes: 1,
+        plan: { concurrencyLevels: [1, 8], maxTokens: 32, requestsPerSlot: 2, minRequests: 4, requestRate: null },
+        threads: 1,
+        contextSize: 512,
+        parallel: 8,
+        server: null,
+        baseline: null,
+        ...over
+    });
+
+    test("engines: batched-bench bound on 85m, single stream and TTFT against the direct server", () => {
+        const rows = engineTargets(
+            run({
+                llamaServer: {
+                    binary: "/bin/llama-server",
+                    threads: 2,
+                    quandex: { levels: [level(1, 96, 3), level(8, 300)], idleRssBytes: 1, childIdleRssBytes: 1, command: "", configYaml: "" },
+                    direct: { levels: [level(1, 100, 2), level(8, 320)], command: "" },
+                    batchedBench: { command: "", threads: 2, rows: [{ pl: 8, pp: 8, tg: 32, speedPp: 1, speedTg: 360, speed: 1, tPpS: 1, tTgS: 1 }] },
+                    notes: []
+                }
+            })
+        );
+        assert.deepEqual(
+            rows.map((row) => [row.group, row.pass]),
+            [
+                ["engines", false], // 300 / 360 = 83.3% < 85%
+                ["engines", true], // 96 / 100
+                ["engines", true] // 3 - 2 = 1 ms
+            ]
+        );
+        assert.match(rows[0]!.measured, /83\.3%.*2 threads/);
+        assert.deepEqual(engineTargets(run({ key: "tiny" })), []);
+    });
+
+    test("threads: the default against the best manual count at every swept level", () => {
+        const sweep = (defaults: [number, number]) =>
+            threadTargets(
+                run({
+                    threadSweep: [
+                        {
+                            engine: "node-llama-cpp",
+                            concurrencyLevels: [1, 8],
+                            points: [
+                                { threads: 1, resolvedThreads: 1, levels: [level(1, 100), level(8, 80)] },
+                                { threads: 2, resolvedThreads: 2, levels: [level(1, 50), level(8, 120)] },
+                                { threads: null, resolvedThreads: 1, levels: [level(1, defaults[0]), level(8, defaults[1])] }
+                            ]
+                        }
+                    ]
+                })
+            )[0]!;
+        assert.equal(sweep([95, 110]).pass, true); // 95% of 100 at 1 thread, 91.7% of 120 at 2 threads
+        const failing = sweep([100, 100]);
+        assert.equal(failing.pass, false); // 83.3% of 120
+        assert.match(failing.measured, /c=8: default \(1\) 100\.0 vs 120\.0 tok\/s at 2 = 83\.3%/);
     });
 });

@@ -29,6 +29,7 @@ export class BaselineWorker {
             "--max-tokens", String(plan.maxTokens),
             "--requests-per-slot", String(plan.requestsPerSlot),
             "--min-requests", String(plan.minRequests),
+            ...(plan.warmupRequests == null ? [] : ["--warmup-requests", String(plan.warmupRequests)]),
             ...(plan.requestRate == null ? [] : ["--request-rate", String(plan.requestRate)])
         ]; // prettier-ignore
         const child = fork(join(benchDir, "src/baseline.ts"), args, {

@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from "node:child_process";
-import { openSync, closeSync, readFileSync } from "node:fs";
+import { closeSync, openSync, readdirSync, readFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { setTimeout as sleep } from "node:timers/promises";
 
@@ -11,11 +11,14 @@ export type ChildServer = {
     exited: Promise<string>;
 };
 
-/** Starts `node <args>` with stdout and stderr appended to `logPath`. */
-export function startChildServer(args: string[], { logPath, cwd, env }: { logPath: string; cwd: string; env?: NodeJS.ProcessEnv }): ChildServer {
+/** Starts `node <args>` (or `command <args>`) with stdout and stderr appended to `logPath`. */
+export function startChildServer(
+    args: string[],
+    { logPath, cwd, env, command = process.execPath }: { logPath: string; cwd: string; env?: NodeJS.ProcessEnv; command?: string }
+): ChildServer {
     const log = openSync(logPath, "a");
     try {
-        const child = spawn(process.execPath, args, { cwd, env: env ?? process.env, stdio: ["ignore", log, log] });
+        const child = spawn(command, args, { cwd, env: env ?? process.env, stdio: ["ignore", log, log] });
         const exited = new Promise<string>((resolve) => {
             child.once("exit", (code, signal) => resolve(signal != null ? `signal ${signal}` : `exit code ${code}`));
             child.once("error", (error) => resolve(`spawn error: ${error.message}`));
@@ -88,4 +91,82 @@ export function readRssBytes(pid: number): number | null {
     } catch {
         return null;
     }
+}
+
+/** Pids of every descendant of `pid` (children, their children, ...), from `/proc/<pid>/stat`; empty where /proc is missing. */
+export function descendantPids(pid: number): number[] {
+    const parents = new Map<number, number[]>();
+    let entries: string[];
+    try {
+        entries = readdirSync("/proc").filter((name) => /^\d+$/.test(name));
+    } catch {
+        return [];
+    }
+    for (const name of entries) {
+        try {
+            const stat = readFileSync(`/proc/${name}/stat`, "utf8");
+            // The command name (field 2) may hold spaces and parentheses: the fields after its last ")" are fixed.
+            const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
+            const list = parents.get(ppid) ?? [];
+            list.push(Number(name));
+            parents.set(ppid, list);
+        } catch {
+            // It exited meanwhile.
+        }
+    }
+    const found: number[] = [];
+    const queue = [pid];
+    while (queue.length > 0) {
+        for (const child of parents.get(queue.shift()!) ?? []) {
+            found.push(child);
+            queue.push(child);
+        }
+    }
+    return found;
+}
+
+/** A process's argv from `/proc/<pid>/cmdline`, or `null`. */
+export function readCmdline(pid: number): string[] | null {
+    try {
+        const raw = readFileSync(`/proc/${pid}/cmdline`, "utf8");
+        return raw.split("\0").filter((part, index, all) => part !== "" || index < all.length - 1);
+    } catch {
+        return null;
+    }
+}
+
+/** CPU time (user + system, every thread) a process has used so far, in ms, from `/proc/<pid>/stat`; `null` where /proc is missing. */
+export function readCpuMs(pid: number): number | null {
+    try {
+        const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+        const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+        // Fields 14 and 15 (utime, stime) of the full line; here, after "pid (comm) ", they are at 11 and 12, in clock ticks (USER_HZ, 100 on Linux).
+        return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100;
+    } catch {
+        return null;
+    }
+}
+
+/** Runs `work` and returns its result with the CPU ms used meanwhile by the processes `pids` (summed) and by this process. */
+export async function measureCpu<T>(pids: readonly number[], work: () => Promise<T>): Promise<{ result: T; generator: number | null; client: number }> {
+    const total = (): number | null => {
+        if (pids.length === 0) return null;
+        let sum = 0;
+        for (const pid of pids) {
+            const ms = readCpuMs(pid);
+            if (ms == null) return null;
+            sum += ms;
+        }
+        return sum;
+    };
+    const generatorBefore = total();
+    const clientBefore = process.cpuUsage();
+    const result = await work();
+    const client = process.cpuUsage(clientBefore);
+    const generatorAfter = total();
+    return {
+        result,
+        generator: generatorBefore == null || generatorAfter == null ? null : generatorAfter - generatorBefore,
+        client: (client.user + client.system) / 1000
+    };
 }

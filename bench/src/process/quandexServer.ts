@@ -1,4 +1,5 @@
 import { execFile } from "node:child_process";
+import { readFileSync } from "node:fs";
 import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { promisify } from "node:util";
@@ -16,11 +17,17 @@ export type BenchModelConfig = {
     /** Sequences of the model's context: at least the highest concurrency level. */
     parallel: number;
     contextSize: number;
-    threads: number;
+    /** Decode threads; omitted from the config when `undefined`, so the engine's default applies. */
+    threads: number | undefined;
 };
+
+/** The `engine` section of the config; omitted for the default in-process engine. */
+export type BenchEngineConfig = { type: "node-llama-cpp" } | { type: "llama-server"; path: string };
 
 export type QuandexServerOptions = {
     models: BenchModelConfig[];
+    /** Defaults to the in-process engine (no `engine` section). */
+    engine?: BenchEngineConfig;
     /** A fresh folder for the server's models dir, data dir, config and log. */
     workDir: string;
     /** `server.max_queue`. Defaults to 256. */
@@ -47,7 +54,7 @@ export type QuandexServer = {
  * Starts `quandex serve` as a child process on a free port with a generated config, creates an API
  * key for it and waits until every model is loaded.
  */
-export async function startQuandexServer({ models, workDir, maxQueue = 256, readyTimeoutMs = 180_000 }: QuandexServerOptions): Promise<QuandexServer> {
+export async function startQuandexServer({ models, engine, workDir, maxQueue = 256, readyTimeoutMs = 180_000 }: QuandexServerOptions): Promise<QuandexServer> {
     const dataDir = join(workDir, "data");
     const modelsDir = join(workDir, "models");
     await mkdir(dataDir, { recursive: true });
@@ -60,12 +67,13 @@ export async function startQuandexServer({ models, workDir, maxQueue = 256, read
             // Without an unlimited key, lift the per-key limits so they cannot throttle the benchmark.
             ...(unlimited ? {} : { limits: { default_rps: 1_000_000, default_burst: 1_000_000, default_daily: null } })
         },
+        ...(engine != null && engine.type !== "node-llama-cpp" && { engine: { type: engine.type, path: engine.path } }),
         models: models.map((model) => ({
             id: model.id,
             path: model.path,
             parallel: model.parallel,
             context_size: model.contextSize,
-            threads: model.threads,
+            ...(model.threads !== undefined && { threads: model.threads }),
             preload: true
         }))
     };
@@ -96,6 +104,29 @@ export async function startQuandexServer({ models, workDir, maxQueue = 256, read
         logPath: server.logPath,
         stop
     };
+}
+
+/**
+ * The decode threads the server gave a model, from its "model loaded" log line (both engines log
+ * `threads`); `null` when the log does not say.
+ */
+export function loadedThreads(logPath: string, modelId: string): number | null {
+    let text: string;
+    try {
+        text = readFileSync(logPath, "utf8");
+    } catch {
+        return null;
+    }
+    for (const line of text.split("\n")) {
+        if (!line.includes('"model loaded"')) continue;
+        try {
+            const entry = JSON.parse(line) as { model?: string; threads?: unknown };
+            if (entry.model === modelId && typeof entry.threads === "number") return entry.threads;
+        } catch {
+            // Not a JSON log line.
+        }
+    }
+    return null;
 }
 
 /** `quandex keys create ... --unlimited`, falling back to a plain key on a CLI that lacks the flag. */

@@ -9,13 +9,20 @@ interface Tracker {
  * `itemPrioritizationStrategy` hook, and records for each running generation the largest number
  * of sequences decoded together while it ran. The strategy itself shares the batch fairly: each
  * sequence with pending tokens gets an equal share, and what is left goes to the longest.
+ *
+ * node-llama-cpp calls the strategy synchronously right before it starts the batch's decode on its
+ * thread, so `onDispatch` also tells the runner that a decode is under way (see `DispatchWaker`).
  */
 export class BatchObserver {
     private readonly active = new Set<Tracker>();
 
+    /** @param onDispatch called for every batch, just before node-llama-cpp starts decoding it. */
+    constructor(private readonly onDispatch: () => void = () => {}) {}
+
     readonly strategy = ({ items, size }: { items: readonly BatchItem[]; size: number }): PrioritizedBatchItem[] => {
         const sequences = items.length;
         for (const tracker of this.active) if (sequences > tracker.maxBatch) tracker.maxBatch = sequences;
+        this.onDispatch();
         return shareFairly(items, size);
     };
 

@@ -3,6 +3,7 @@ import {
     TokenBias,
     type Llama,
     type LlamaContext,
+    type LlamaContextSequence,
     type LlamaEmbeddingContext,
     type LlamaGrammar,
     type LlamaModel,
@@ -26,6 +27,7 @@ import { StopSequenceMatcher } from "../StopSequenceMatcher.js";
 import { TokenTextDecoder } from "../TokenTextDecoder.js";
 import { TrailingWhitespaceTrimmer } from "../TrailingWhitespaceTrimmer.js";
 import { BatchObserver } from "./BatchObserver.js";
+import { DispatchWaker, EventPump } from "./EventPump.js";
 import { noEosBias } from "./noEosBias.js";
 import { ChatTemplate } from "./ChatTemplate.js";
 import { GrammarCache } from "./GrammarCache.js";
@@ -49,6 +51,7 @@ export class NodeLlamaRunner implements ModelRunner {
         private readonly model: LlamaModel,
         private readonly context: LlamaContext,
         private readonly batches: BatchObserver,
+        private readonly waker: DispatchWaker,
         readonly contextSize: number,
         readonly parallel: number,
         private readonly logger: Logger,
@@ -66,7 +69,8 @@ export class NodeLlamaRunner implements ModelRunner {
         }
         const gpuLayers = llama.gpu === false || options.gpu === false ? 0 : options.gpu === true ? "max" : options.gpu;
         const model = await llama.loadModel({ modelPath: request.path, gpuLayers, loadSignal: request.signal });
-        const batches = new BatchObserver();
+        const waker = new DispatchWaker();
+        const batches = new BatchObserver(() => waker.afterDispatch());
         try {
             const context = await model.createContext({
                 sequences: options.parallel,
@@ -75,7 +79,7 @@ export class NodeLlamaRunner implements ModelRunner {
                 batching: { itemPrioritizationStrategy: batches.strategy },
                 createSignal: request.signal
             });
-            const runner = new NodeLlamaRunner(llama, model, context, batches, options.contextSize, options.parallel, logger, request.id, options.threads);
+            const runner = new NodeLlamaRunner(llama, model, context, batches, waker, options.contextSize, options.parallel, logger, request.id, options.threads);
             logger.info(
                 { model: request.id, gpuLayers: model.gpuLayers, threads: context.currentThreads, parallel: options.parallel, contextSize: options.contextSize },
                 "model loaded"
@@ -152,12 +156,44 @@ export class NodeLlamaRunner implements ModelRunner {
         return { vectors, promptTokens };
     }
 
+    /**
+     * Streams a generation. The token loop (`produce`) runs ahead of the caller through an
+     * {@link EventPump}: it asks node-llama-cpp for the next token as soon as it has handled the last
+     * one, so the caller's work on a token (HTTP, SSE) overlaps the next decode instead of delaying it.
+     * Returning early (a disconnect, a stop upstream) stops the loop at its next token; the sequence
+     * is freed once it has.
+     */
     async *generate(input: GenerationInput, signal: AbortSignal): AsyncGenerator<GenerationEvent> {
         if (this.disposed) throw new QuandexError("model_unavailable", { model: this.id, detail: "it was unloaded" });
         const { sampling } = input;
         const grammar = sampling.constraint ? await this.grammars.get(sampling.constraint) : undefined;
         const sequence = this.context.getSequence();
         const tracker = this.batches.track();
+        const pump = new EventPump<GenerationEvent>(this.waker);
+        const producing = this.produce(input, grammar, sequence, tracker, pump, signal).then(
+            () => pump.end(),
+            (error: unknown) => pump.fail(error)
+        );
+        try {
+            for (let event = await pump.next(); event !== undefined; event = await pump.next()) yield event;
+        } finally {
+            pump.close();
+            await producing;
+            tracker.end();
+            await sequence.dispose();
+        }
+    }
+
+    /** The token loop: samples, decodes text, matches stops, and pushes text and the final `done` into `pump`. */
+    private async produce(
+        input: GenerationInput,
+        grammar: LlamaGrammar | undefined,
+        sequence: LlamaContextSequence,
+        tracker: { readonly maxBatch: number },
+        pump: EventPump<GenerationEvent>,
+        signal: AbortSignal
+    ): Promise<void> {
+        const { sampling } = input;
         const decoder = new TokenTextDecoder((tokens, last) => this.model.detokenize(tokens as Token[], false, last as Token[]));
         const stops = new StopSequenceMatcher([...sampling.stop, ...(grammar ? GrammarCache.stopStrings(grammar) : [])]);
         // The JSON grammars end with forced newlines; trimming them keeps the text exactly the JSON.
@@ -168,63 +204,64 @@ export class NodeLlamaRunner implements ModelRunner {
         const started = performance.now();
         let completionTokens = 0;
         let finishReason: "stop" | "length" = "stop";
-        try {
-            const tokenBias = sampling.ignoreEos ? this.eosBias : undefined;
-            const evaluation = sequence.evaluate(input.promptTokens as Token[], {
-                temperature: sampling.temperature,
-                topK: sampling.topK,
-                topP: sampling.topP,
-                seed: sampling.seed,
-                tokenBias,
-                grammarEvaluationState: grammar ? new LlamaGrammarEvaluationState({ model: this.model, grammar }) : undefined,
-                repeatPenalty:
-                    sampling.repeatPenalty === 1 && !sampling.frequencyPenalty && !sampling.presencePenalty
-                        ? undefined
-                        : {
-                              penalty: sampling.repeatPenalty,
-                              frequencyPenalty: sampling.frequencyPenalty ?? 0,
-                              presencePenalty: sampling.presencePenalty ?? 0,
-                              punishTokens: () => history.slice(-64)
-                          }
-            });
-            let stopped = false;
-            for await (const token of evaluation) {
-                if (signal.aborted) break;
-                if (stopTokens.has(token)) break;
-                completionTokens++;
-                history.push(token);
-                const piece = stops.push(decoder.push(token));
-                const text = emit(piece.emit);
-                if (text !== "") yield { type: "text", text };
-                if (piece.stopped) {
-                    stopped = true;
-                    break;
-                }
-                if (completionTokens >= sampling.maxTokens) {
-                    finishReason = "length";
-                    break;
-                }
+        const tokenBias = sampling.ignoreEos ? this.eosBias : undefined;
+        const evaluation = sequence.evaluate(input.promptTokens as Token[], {
+            temperature: sampling.temperature,
+            topK: sampling.topK,
+            topP: sampling.topP,
+            seed: sampling.seed,
+            tokenBias,
+            grammarEvaluationState: grammar ? new LlamaGrammarEvaluationState({ model: this.model, grammar }) : undefined,
+            repeatPenalty:
+                sampling.repeatPenalty === 1 && !sampling.frequencyPenalty && !sampling.presencePenalty
+                    ? undefined
+                    : {
+                          penalty: sampling.repeatPenalty,
+                          frequencyPenalty: sampling.frequencyPenalty ?? 0,
+                          presencePenalty: sampling.presencePenalty ?? 0,
+                          punishTokens: () => history.slice(-64)
+                      }
+        });
+        let stopped = false;
+        for await (const token of evaluation) {
+            if (signal.aborted || pump.closed) return;
+            if (stopTokens.has(token)) break;
+            completionTokens++;
+            history.push(token);
+            const piece = stops.push(decoder.push(token));
+            const text = emit(piece.emit);
+            if (text !== "") pump.push({ type: "text", text });
+            if (piece.stopped) {
+                stopped = true;
+                break;
             }
-            if (signal.aborted) return;
-            if (!stopped) {
-                const tail = stops.push(decoder.flush());
-                const rest = emit(tail.stopped ? tail.emit : tail.emit + stops.flush());
-                if (rest !== "") yield { type: "text", text: rest };
-                if (tail.stopped) finishReason = "stop";
+            if (completionTokens >= sampling.maxTokens) {
+                finishReason = "length";
+                break;
             }
-            trimmer?.end();
-            yield {
+            const room = pump.waitForRoom();
+            if (room) await room;
+        }
+        if (signal.aborted || pump.closed) return;
+        // No decode follows: what is left goes to the consumer at once.
+        if (!stopped) {
+            const tail = stops.push(decoder.flush());
+            const rest = emit(tail.stopped ? tail.emit : tail.emit + stops.flush());
+            if (rest !== "") pump.push({ type: "text", text: rest }, true);
+            if (tail.stopped) finishReason = "stop";
+        }
+        trimmer?.end();
+        pump.push(
+            {
                 type: "done",
                 finishReason,
                 promptTokens: input.promptTokens.length,
                 completionTokens,
                 batchSize: tracker.maxBatch,
                 generationMs: performance.now() - started
-            };
-        } finally {
-            tracker.end();
-            await sequence.dispose();
-        }
+            },
+            true
+        );
     }
 
     onDispose(listener: () => void): void {

@@ -1,9 +1,8 @@
-import { Readable } from "node:stream";
 import type { FastifyReply, FastifyRequest } from "fastify";
 import { QuandexError } from "@quandex/protocol";
 import { toQuandexError } from "../http/errorReply.js";
 import { eventFrame, pingFrame } from "./sseFrames.js";
-import { withKeepAlive } from "./withKeepAlive.js";
+import { SseReadable } from "./SseReadable.js";
 
 /**
  * Waits for a stream's first event, but no longer than one keep-alive interval. The headers go out
@@ -36,7 +35,7 @@ export function sendEventStream(reply: FastifyReply, request: FastifyRequest, fr
         .header("content-type", "text/event-stream; charset=utf-8")
         .header("cache-control", "no-cache, no-transform")
         .header("x-accel-buffering", "no")
-        .send(Readable.from(withKeepAlive(guarded(request, frames, signal), keepAliveMs, pingFrame), { objectMode: false, highWaterMark: 16 * 1024 }));
+        .send(new SseReadable(frames, keepAliveMs, pingFrame, (error) => errorFrame(request, error, signal)));
 }
 
 /** What ended a generation early: shutdown's `server_shutdown`, else an internal error. */
@@ -45,12 +44,9 @@ export function abortError(signal: AbortSignal): QuandexError {
     return reason instanceof QuandexError ? reason : new QuandexError("internal_error", { detail: "the generation ended without a result." });
 }
 
-async function* guarded(request: FastifyRequest, frames: AsyncGenerator<string>, signal: AbortSignal): AsyncGenerator<string> {
-    try {
-        yield* frames;
-    } catch (error) {
-        const reason: unknown = signal.reason;
-        if (signal.aborted && !(reason instanceof QuandexError)) return;
-        yield eventFrame("error", toQuandexError(reason instanceof QuandexError ? reason : error, request).toBody());
-    }
+/** The last frame of a stream whose generator failed: nothing for a client that went away, else `event: error` with the error body. */
+function errorFrame(request: FastifyRequest, error: unknown, signal: AbortSignal): string | undefined {
+    const reason: unknown = signal.reason;
+    if (signal.aborted && !(reason instanceof QuandexError)) return undefined;
+    return eventFrame("error", toQuandexError(reason instanceof QuandexError ? reason : error, request).toBody());
 }

@@ -1,0 +1,111 @@
+/**
+ * The llama-server engine's part of a model's run: Quandex with `engine: {type: llama-server}` and
+ * the same llama-server called directly, level by level (Quandex at N, direct at N, then the next N,
+ * never overlapping), then llama-batched-bench at B = 1 and 8 on the same binary.
+ */
+import { setTimeout as sleep } from "node:timers/promises";
+import { describeLevel } from "../format.js";
+import type { LevelMetrics } from "../metrics.js";
+import { readRssBytes } from "../process/childServer.js";
+import { startQuandexServer, type QuandexServer } from "../process/quandexServer.js";
+import type { LoadPlan } from "../runLoad.js";
+import { ServeBench } from "../serveBench.js";
+import { runBatchedBench, type BatchedBenchResult } from "./batchedBench.js";
+import { DirectBench, quandexChildArgs, startDirectLlamaServer, type DirectLlamaServer } from "./directLlamaServer.js";
+import type { LlamaServerBinaries } from "./findLlamaServer.js";
+
+export type LlamaServerRun = {
+    binary: string;
+    threads: number;
+    /** Quandex with the llama-server engine, over streaming HTTP. */
+    quandex: {
+        levels: LevelMetrics[];
+        /** VmRSS of the Quandex process alone, and of its llama-server child, idle with the model loaded. */
+        idleRssBytes: number | null;
+        childIdleRssBytes: number | null;
+        command: string;
+        configYaml: string;
+    } | null;
+    /** The same binary and flags, started by the bench and driven with streaming `/completion`. */
+    direct: { levels: LevelMetrics[]; command: string } | null;
+    batchedBench: BatchedBenchResult | null;
+    /** Why a part did not run (no batched-bench binary, smoke mode), for the report. */
+    notes: string[];
+};
+
+export type LlamaServerLegsOptions = {
+    binaries: LlamaServerBinaries;
+    modelId: string;
+    modelPath: string;
+    plan: LoadPlan;
+    threads: number;
+    contextSize: number;
+    parallel: number;
+    workDir: string;
+    /** B values for llama-batched-bench; empty skips it. */
+    batchedBenchParallel: number[];
+    log: (line: string) => void;
+};
+
+/** Runs every llama-server leg for one model; fills `run` as it goes, so a failure keeps what was measured. */
+export async function runLlamaServerLegs(options: LlamaServerLegsOptions, run: LlamaServerRun): Promise<void> {
+    const { binaries, modelId, modelPath, plan, threads, contextSize, parallel, workDir, log } = options;
+    let quandex: QuandexServer | null = null;
+    let direct: DirectLlamaServer | null = null;
+    let serve: ServeBench | null = null;
+    let meanPromptTokens = 8;
+    try {
+        quandex = await startQuandexServer({
+            models: [{ id: modelId, path: modelPath, parallel, contextSize, threads }],
+            engine: { type: "llama-server", path: binaries.server },
+            workDir
+        });
+        log(`llama-server engine: Quandex up: ${quandex.command}`);
+        await sleep(1000);
+        const child = quandexChildArgs(quandex.pid);
+        const childPid = child.pid;
+        run.quandex = {
+            levels: [],
+            idleRssBytes: readRssBytes(quandex.pid),
+            childIdleRssBytes: readRssBytes(childPid),
+            command: quandex.command,
+            configYaml: quandex.configYaml
+        };
+        direct = await startDirectLlamaServer({ binary: child.binary, args: child.args, workDir });
+        run.direct = { levels: [], command: direct.command };
+        log(`llama-server direct: ${direct.command}`);
+        serve = await ServeBench.open({ baseUrl: quandex.baseUrl, apiKey: quandex.apiKey, model: modelId, plan, pids: [quandex.pid, childPid] });
+        const directBench = await DirectBench.open(direct.origin, plan, direct.pid);
+        meanPromptTokens = directBench.meanPromptTokens;
+        for (const concurrency of plan.concurrencyLevels) {
+            const level = await serve.runLevel(concurrency);
+            log(describeLevel("quandex/llama-server", level));
+            run.quandex.levels.push(level);
+            const directLevel = await directBench.runLevel(concurrency);
+            log(describeLevel("llama-server direct", directLevel));
+            run.direct.levels.push(directLevel);
+        }
+    } finally {
+        serve?.close();
+        await direct?.stop();
+        await quandex?.stop();
+    }
+    if (options.batchedBenchParallel.length === 0) return;
+    if (binaries.batchedBench == null) {
+        run.notes.push(`llama-batched-bench is not beside ${binaries.server}; skipped`);
+        log(run.notes[run.notes.length - 1]!);
+        return;
+    }
+    run.batchedBench = await runBatchedBench({
+        binary: binaries.batchedBench,
+        modelPath,
+        threads,
+        promptTokens: Math.round(meanPromptTokens),
+        generatedTokens: plan.maxTokens,
+        parallel: options.batchedBenchParallel,
+        contextSize
+    });
+    for (const row of run.batchedBench.rows) {
+        log(`llama-batched-bench B=${row.pl}: pp ${row.pp}, tg ${row.tg}: S_TG ${row.speedTg.toFixed(1)} tok/s, S_PP ${row.speedPp.toFixed(1)} tok/s`);
+    }
+}
