@@ -4,35 +4,15 @@ import os from "node:os";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { QuandexError } from "@quandex/protocol";
-import type { GenerationEvent, ModelRunner, SamplingOptions } from "../src/Engine.js";
+import type { ModelRunner } from "../src/Engine.js";
 import { NodeLlamaEngine } from "../src/nodeLlama/NodeLlamaEngine.js";
 import { makeSyntheticModel, syntheticModelPresets } from "../../../bench/src/makeSyntheticModel.js";
 import { writeBrokenModels } from "./support/brokenGguf.js";
+import { runGeneration, sampling } from "./support/runGeneration.js";
 import { goldenText, requireTestModel } from "./support/testModel.js";
 
 const modelPath = requireTestModel();
-const sampling = (over: Partial<SamplingOptions> = {}): SamplingOptions => ({
-    temperature: 0,
-    topP: 0.95,
-    topK: 40,
-    seed: 1,
-    repeatPenalty: 1,
-    ignoreEos: false,
-    stop: [],
-    maxTokens: 100,
-    ...over
-});
 
-async function run(runner: ModelRunner, prompt: string, s: SamplingOptions, signal = new AbortController().signal) {
-    const promptTokens = await runner.tokenize(prompt);
-    let text = "";
-    let done: Extract<GenerationEvent, { type: "done" }> | undefined;
-    for await (const event of runner.generate({ promptTokens, sampling: s }, signal)) {
-        if (event.type === "text") text += event.text;
-        else done = event;
-    }
-    return { text, done };
-}
 
 describe("NodeLlamaEngine on the real model", () => {
     let engine: NodeLlamaEngine;
@@ -47,7 +27,7 @@ describe("NodeLlamaEngine on the real model", () => {
     });
 
     it("reproduces the golden greedy text, with BOS counted in the prompt", async () => {
-        const { text, done } = await run(runner, "Once upon a time", sampling());
+        const { text, done } = await runGeneration(runner, "Once upon a time", sampling());
         assert.equal(text, goldenText);
         assert.deepEqual(await runner.tokenize("Once upon a time"), [1, 403, 407, 261, 378]);
         assert.equal(done?.promptTokens, 5);
@@ -56,15 +36,15 @@ describe("NodeLlamaEngine on the real model", () => {
     });
 
     it("gives the same text for the same seed, and another text for another seed", async () => {
-        const a = await run(runner, "Once upon a time", sampling({ temperature: 0.8, seed: 7, maxTokens: 40 }));
-        const b = await run(runner, "Once upon a time", sampling({ temperature: 0.8, seed: 7, maxTokens: 40 }));
-        const c = await run(runner, "Once upon a time", sampling({ temperature: 0.8, seed: 8, maxTokens: 40 }));
+        const a = await runGeneration(runner, "Once upon a time", sampling({ temperature: 0.8, seed: 7, maxTokens: 40 }));
+        const b = await runGeneration(runner, "Once upon a time", sampling({ temperature: 0.8, seed: 7, maxTokens: 40 }));
+        const c = await runGeneration(runner, "Once upon a time", sampling({ temperature: 0.8, seed: 8, maxTokens: 40 }));
         assert.equal(a.text, b.text);
         assert.notEqual(a.text, c.text);
     });
 
     it("ends at a stop sequence without returning it", async () => {
-        const { text, done } = await run(runner, "Once upon a time", sampling({ stop: ["Lily"] }));
+        const { text, done } = await runGeneration(runner, "Once upon a time", sampling({ stop: ["Lily"] }));
         assert.equal(text, ", there was a little girl named ");
         assert.equal(done?.finishReason, "stop");
     });
@@ -72,13 +52,13 @@ describe("NodeLlamaEngine on the real model", () => {
     // stories260K was trained with BOS between stories and almost never samples EOS, so only the
     // ignoreEos side is observable here; the fake engine's contract tests cover the EOS side.
     it("generates exactly max_tokens with ignoreEos", async () => {
-        const forced = await run(runner, "Once upon a time", sampling({ maxTokens: 400, ignoreEos: true }));
+        const forced = await runGeneration(runner, "Once upon a time", sampling({ maxTokens: 400, ignoreEos: true }));
         assert.equal(forced.done?.completionTokens, 400);
         assert.equal(forced.done?.finishReason, "length");
     });
 
     it("decodes concurrent sequences in shared batches", async () => {
-        const results = await Promise.all([1, 2, 3, 4].map((seed) => run(runner, "Once upon a time", sampling({ temperature: 0.8, seed, maxTokens: 60, ignoreEos: true }))));
+        const results = await Promise.all([1, 2, 3, 4].map((seed) => runGeneration(runner, "Once upon a time", sampling({ temperature: 0.8, seed, maxTokens: 60, ignoreEos: true }))));
         for (const r of results) assert.equal(r.done?.completionTokens, 60);
         assert.ok(Math.max(...results.map((r) => r.done!.batchSize)) > 1, "overlapping requests share batches");
     });
@@ -111,7 +91,7 @@ describe("NodeLlamaEngine on the real model", () => {
                 engine.load({ id: kind, path: files[kind], options: { contextSize: 256, parallel: 1, gpu: "auto", threads: 1 } }),
                 (e: unknown) => e instanceof Error && e.message.length > 0
             );
-            const { text } = await run(runner, "Once upon a time", sampling({ maxTokens: 5 }));
+            const { text } = await runGeneration(runner, "Once upon a time", sampling({ maxTokens: 5 }));
             assert.equal(text, ", there was a little");
         });
     }
@@ -121,10 +101,10 @@ describe("NodeLlamaEngine on the real model", () => {
         const synthetic = await makeSyntheticModel({ ...syntheticModelPresets.tiny, seed: 2, outPath: path.join(mkdtempSync(path.join(os.tmpdir(), "qdx-eos-")), "eos.gguf") });
         const eosRunner = await engine.load({ id: "eos", path: synthetic.path, options: { contextSize: 256, parallel: 1, gpu: "auto", threads: 1 } });
         try {
-            const natural = await run(eosRunner, "Once upon a time", sampling({ maxTokens: 100 }));
+            const natural = await runGeneration(eosRunner, "Once upon a time", sampling({ maxTokens: 100 }));
             assert.equal(natural.done?.finishReason, "stop", "this model ends on EOS by itself");
             assert.ok(natural.done!.completionTokens < 100);
-            const forced = await run(eosRunner, "Once upon a time", sampling({ maxTokens: 100, ignoreEos: true }));
+            const forced = await runGeneration(eosRunner, "Once upon a time", sampling({ maxTokens: 100, ignoreEos: true }));
             assert.equal(forced.done?.finishReason, "length");
             assert.equal(forced.done?.completionTokens, 100);
         } finally {

@@ -5,39 +5,19 @@ import path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { QuandexError } from "@quandex/protocol";
 import { makeSyntheticModel, syntheticModelPresets } from "../../../bench/src/makeSyntheticModel.js";
-import type { GenerationEvent, ModelRunner, SamplingOptions } from "../src/Engine.js";
+import type { ModelRunner } from "../src/Engine.js";
 import { inspectLlamaServer, LlamaServerBinaryError, parseVersion } from "../src/llamaServer/inspectLlamaServer.js";
 import { LlamaServerEngine } from "../src/llamaServer/LlamaServerEngine.js";
 import { readLoadReport, type LlamaServerRunner } from "../src/llamaServer/LlamaServerRunner.js";
 import { writeBrokenModels } from "./support/brokenGguf.js";
 import { llamaServerForTests } from "./support/llamaServerBinary.js";
+import { runGeneration, sampling } from "./support/runGeneration.js";
 import { goldenText, requireTestModel } from "./support/testModel.js";
 
 const { binaryPath, skipReason } = llamaServerForTests();
 const modelPath = requireTestModel();
-const sampling = (over: Partial<SamplingOptions> = {}): SamplingOptions => ({
-    temperature: 0,
-    topP: 0.95,
-    topK: 40,
-    seed: 1,
-    repeatPenalty: 1,
-    ignoreEos: false,
-    stop: [],
-    maxTokens: 100,
-    ...over
-});
 const options = (over: Partial<{ contextSize: number; parallel: number; threads: number }> = {}) => ({ contextSize: 512, parallel: 4, gpu: "auto" as const, threads: 1, ...over });
 
-async function run(runner: ModelRunner, prompt: string, s: SamplingOptions, signal = new AbortController().signal) {
-    const promptTokens = await runner.tokenize(prompt);
-    let text = "";
-    let done: Extract<GenerationEvent, { type: "done" }> | undefined;
-    for await (const event of runner.generate({ promptTokens, sampling: s }, signal)) {
-        if (event.type === "text") text += event.text;
-        else done = event;
-    }
-    return { text, done };
-}
 
 /** A copy of the model whose architecture llama.cpp does not know: valid GGUF, so only the child can refuse it. */
 function unknownArchitectureModel(dir: string): string {
@@ -110,7 +90,7 @@ describe("LlamaServerEngine on the real model", { skip: skipReason }, () => {
     });
 
     it("reproduces the golden greedy text, with BOS counted in the prompt", async () => {
-        const { text, done } = await run(runner, "Once upon a time", sampling());
+        const { text, done } = await runGeneration(runner, "Once upon a time", sampling());
         assert.equal(text, goldenText);
         assert.deepEqual(await runner.tokenize("Once upon a time"), [1, 403, 407, 261, 378]);
         assert.equal(done?.promptTokens, 5);
@@ -125,15 +105,15 @@ describe("LlamaServerEngine on the real model", { skip: skipReason }, () => {
     });
 
     it("gives the same text for the same seed, and another text for another seed", async () => {
-        const a = await run(runner, "Once upon a time", sampling({ temperature: 0.8, seed: 7, maxTokens: 40 }));
-        const b = await run(runner, "Once upon a time", sampling({ temperature: 0.8, seed: 7, maxTokens: 40 }));
-        const c = await run(runner, "Once upon a time", sampling({ temperature: 0.8, seed: 8, maxTokens: 40 }));
+        const a = await runGeneration(runner, "Once upon a time", sampling({ temperature: 0.8, seed: 7, maxTokens: 40 }));
+        const b = await runGeneration(runner, "Once upon a time", sampling({ temperature: 0.8, seed: 7, maxTokens: 40 }));
+        const c = await runGeneration(runner, "Once upon a time", sampling({ temperature: 0.8, seed: 8, maxTokens: 40 }));
         assert.equal(a.text, b.text);
         assert.notEqual(a.text, c.text);
     });
 
     it("ends at a stop sequence without returning it", async () => {
-        const { text, done } = await run(runner, "Once upon a time", sampling({ stop: ["Lily"] }));
+        const { text, done } = await runGeneration(runner, "Once upon a time", sampling({ stop: ["Lily"] }));
         assert.equal(text, ", there was a little girl named ");
         assert.equal(done?.finishReason, "stop");
     });
@@ -141,25 +121,25 @@ describe("LlamaServerEngine on the real model", { skip: skipReason }, () => {
     it("ends at a stop token without sending or counting it", async () => {
         const lily = (await runner.tokenize("Once upon a time, there was a little girl named Lily")).at(-1)!;
         const before = await runner.tokenize("Once upon a time, there was a little girl named");
-        const { text, done } = await run(runner, "Once upon a time", sampling({ stopTokens: [lily] }));
+        const { text, done } = await runGeneration(runner, "Once upon a time", sampling({ stopTokens: [lily] }));
         assert.equal(text, ", there was a little girl named");
         assert.equal(done?.finishReason, "stop");
         assert.equal(done?.completionTokens, before.length - 5);
     });
 
     it("generates exactly max_tokens with ignoreEos, up to the last token of the context", async () => {
-        const forced = await run(runner, "Once upon a time", sampling({ maxTokens: 400, ignoreEos: true }));
+        const forced = await runGeneration(runner, "Once upon a time", sampling({ maxTokens: 400, ignoreEos: true }));
         assert.equal(forced.done?.completionTokens, 400);
         assert.equal(forced.done?.finishReason, "length");
-        const full = await run(runner, "Once upon a time", sampling({ maxTokens: 512 - 5, ignoreEos: true }));
+        const full = await runGeneration(runner, "Once upon a time", sampling({ maxTokens: 512 - 5, ignoreEos: true }));
         assert.equal(full.done?.completionTokens, 507, "prompt + max_tokens may fill the context exactly");
     });
 
     it("decodes concurrent sequences in shared batches", async () => {
-        const results = await Promise.all([1, 2, 3, 4].map((seed) => run(runner, "Once upon a time", sampling({ temperature: 0.8, seed, maxTokens: 60, ignoreEos: true }))));
+        const results = await Promise.all([1, 2, 3, 4].map((seed) => runGeneration(runner, "Once upon a time", sampling({ temperature: 0.8, seed, maxTokens: 60, ignoreEos: true }))));
         for (const r of results) assert.equal(r.done?.completionTokens, 60);
         assert.ok(Math.max(...results.map((r) => r.done!.batchSize)) > 1, "overlapping requests share batches");
-        const alone = await run(runner, "Once upon a time", sampling({ maxTokens: 10 }));
+        const alone = await runGeneration(runner, "Once upon a time", sampling({ maxTokens: 10 }));
         assert.equal(alone.done?.batchSize, 1);
     });
 
@@ -199,7 +179,7 @@ describe("LlamaServerEngine on the real model", { skip: skipReason }, () => {
                 engine.load({ id: kind, path: files[kind], options: options({ parallel: 1, contextSize: 256 }) }),
                 (e: unknown) => e instanceof Error && e.message.length > 0
             );
-            const { text } = await run(runner, "Once upon a time", sampling({ maxTokens: 5 }));
+            const { text } = await runGeneration(runner, "Once upon a time", sampling({ maxTokens: 5 }));
             assert.equal(text, ", there was a little");
         });
     }
@@ -211,7 +191,7 @@ describe("LlamaServerEngine on the real model", { skip: skipReason }, () => {
             (e: unknown) => e instanceof QuandexError && e.code === "model_unavailable" && /exited with code \d+/.test(e.message) && /architecture|load/i.test(e.message)
         );
         assert.ok(Date.now() - started < 30_000);
-        const { text } = await run(runner, "Once upon a time", sampling({ maxTokens: 5 }));
+        const { text } = await runGeneration(runner, "Once upon a time", sampling({ maxTokens: 5 }));
         assert.equal(text, ", there was a little");
     });
 
@@ -246,7 +226,7 @@ describe("LlamaServerEngine on the real model", { skip: skipReason }, () => {
         assert.match(exits[0]!, /SIGKILL/);
         await assert.rejects(victim.tokenize("again"), (e: unknown) => e instanceof QuandexError && e.code === "model_unavailable");
         // The other model did not notice.
-        const { text } = await run(runner, "Once upon a time", sampling({ maxTokens: 5 }));
+        const { text } = await runGeneration(runner, "Once upon a time", sampling({ maxTokens: 5 }));
         assert.equal(text, ", there was a little");
     });
 
@@ -265,7 +245,7 @@ describe("LlamaServerEngine on the real model", { skip: skipReason }, () => {
         try {
             let replaced = 0;
             for (const seed of [1, 2, 3, 4]) {
-                const { text, done } = await run(random, "Once upon a time", sampling({ temperature: 1.5, topK: 0, topP: 1, seed, maxTokens: 300, ignoreEos: true }));
+                const { text, done } = await runGeneration(random, "Once upon a time", sampling({ temperature: 1.5, topK: 0, topP: 1, seed, maxTokens: 300, ignoreEos: true }));
                 assert.equal(done?.completionTokens, 300);
                 assert.equal(typeof text, "string");
                 replaced += [...text].filter((c) => c === "\uFFFD").length;
