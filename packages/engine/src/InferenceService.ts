@@ -4,6 +4,7 @@ import { plainChatTemplate } from "./chat/plainChatTemplate.js";
 import type { ChatMessage, EmbeddingResult, GenerationEvent, ModelRunner, RunnerResources, SamplingOptions } from "./Engine.js";
 import { ModelMetrics } from "./metrics/ModelMetrics.js";
 import type { ModelDefinition, ModelRegistry } from "./registry/ModelRegistry.js";
+import type { Lease } from "./scheduler/Lease.js";
 import type { Scheduler } from "./scheduler/Scheduler.js";
 
 /** Sampling defaults, as llama.cpp's server has them; documented in the README. */
@@ -118,17 +119,10 @@ export class InferenceService {
                 });
             }
         }
-        const metrics = this.metricsFor(definition.id);
-        const scheduler = this.scheduler;
-        const now = this.now;
         return {
             definition,
-            async run() {
-                const started = now();
-                const lease = await scheduler.acquire(definition, signal).catch((error: unknown) => {
-                    if (!signal.aborted) metrics.record(now() - started, true, 0);
-                    throw error;
-                });
+            run: async () => {
+                const { lease, finish } = await this.measuredLease(definition, signal);
                 let failed = false;
                 try {
                     return await lease.runner.embed!(params.input, signal);
@@ -136,8 +130,7 @@ export class InferenceService {
                     failed = !signal.aborted;
                     throw error;
                 } finally {
-                    lease.release();
-                    metrics.record(now() - started, failed, 0);
+                    finish(failed, 0);
                 }
             }
         };
@@ -190,22 +183,16 @@ export class InferenceService {
             ...(request.stopTokens && request.stopTokens.length > 0 && { stopTokens: request.stopTokens }),
             ...(constraint && { constraint })
         };
-        const metrics = this.metricsFor(definition.id);
-        const scheduler = this.scheduler;
-        const now = this.now;
+        const service = this;
         return {
             definition,
             promptTokens: promptTokens.length,
             maxTokens: sampling.maxTokens,
             resources: () => runner.resources(),
             async *events() {
-                const started = now();
                 let completionTokens = 0;
                 let failed = false;
-                const lease = await scheduler.acquire(definition, signal).catch((error: unknown) => {
-                    if (!signal.aborted) metrics.record(now() - started, true, 0);
-                    throw error;
-                });
+                const { lease, finish } = await service.measuredLease(definition, signal);
                 try {
                     yield { type: "started", queuedMs: lease.queuedMs };
                     for await (const event of lease.runner.generate({ promptTokens, sampling }, signal)) {
@@ -216,9 +203,29 @@ export class InferenceService {
                     failed = !signal.aborted;
                     throw error;
                 } finally {
-                    lease.release();
-                    metrics.record(now() - started, failed, completionTokens);
+                    finish(failed, completionTokens);
                 }
+            }
+        };
+    }
+
+    /**
+     * Takes a sequence for a request and measures it: a refusal (queue full or timed out) is
+     * recorded as a failure at once; otherwise `finish` releases the sequence and records the
+     * request. A client that went away is never counted as a failure.
+     */
+    private async measuredLease(definition: ModelDefinition, signal: AbortSignal): Promise<{ lease: Lease; finish(failed: boolean, completionTokens: number): void }> {
+        const metrics = this.metricsFor(definition.id);
+        const started = this.now();
+        const lease = await this.scheduler.acquire(definition, signal).catch((error: unknown) => {
+            if (!signal.aborted) metrics.record(this.now() - started, true, 0);
+            throw error;
+        });
+        return {
+            lease,
+            finish: (failed, completionTokens) => {
+                lease.release();
+                metrics.record(this.now() - started, failed, completionTokens);
             }
         };
     }
