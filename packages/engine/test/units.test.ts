@@ -87,6 +87,21 @@ describe("ModelRegistry", () => {
         assert.equal(registry.resolve("new.model.v2")?.id, "new.model.v2");
     });
 
+    it("lists a new file once the directory watcher reports it, with no stat per listing", async () => {
+        const d = dir();
+        touch(d, "a.gguf");
+        const registry = new ModelRegistry({ modelsDir: d, configured: [], defaults, rescanIntervalMs: 3_600_000 });
+        try {
+            assert.deepEqual(registry.list().map((m) => m.id), ["a"]);
+            touch(d, "b.gguf");
+            const deadline = Date.now() + 5_000;
+            while (registry.list().length < 2 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 5));
+            assert.deepEqual(registry.list().map((m) => m.id), ["a", "b"]);
+        } finally {
+            registry.dispose();
+        }
+    });
+
     it("resolves aliases and applies config options over defaults", () => {
         const d = dir();
         const file = touch(d, "x.gguf");

@@ -101,6 +101,7 @@ export async function startServer(flags: ConfigFlags, options: { engine?: Engine
             clearTimeout(grace);
             clearInterval(reaper);
             await scheduler.dispose();
+            registry.dispose();
             await engine.dispose();
             await stores.dispose();
             db.close();

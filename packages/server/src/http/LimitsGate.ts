@@ -28,7 +28,19 @@ export class LimitsGate implements AdmissionHooks {
         resolveKeyLimits(defaults);
     }
 
+    /** Resolved once per key record: key stores hand out the same record until the key changes. */
+    private readonly resolved = new WeakMap<ApiKeyRecord, KeyLimits>();
+
     limitsFor(key: ApiKeyRecord): KeyLimits {
+        let limits = this.resolved.get(key);
+        if (!limits) {
+            limits = this.resolveLimits(key);
+            this.resolved.set(key, limits);
+        }
+        return limits;
+    }
+
+    private resolveLimits(key: ApiKeyRecord): KeyLimits {
         const { rps, burst, daily, unlimited } = key.limits;
         return resolveKeyLimits(this.defaults, {
             ...(rps !== null && { rps }),

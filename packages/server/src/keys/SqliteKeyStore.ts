@@ -3,6 +3,7 @@ import type Database from "better-sqlite3";
 import type { Scope } from "../config/ConfigFileSchema.js";
 import type { ApiKeyRecord, CreateKeyInput, StoredKeyLimits, KeyPatch, KeyStore } from "./ApiKey.js";
 import { hashSecret, keyPrefix, newKeyId, newSecret } from "./keySecrets.js";
+import { DataVersionCache, SqliteDataVersion } from "./SqliteDataVersion.js";
 
 interface Row {
     id: string;
@@ -19,11 +20,14 @@ interface Row {
 }
 
 /**
- * Keys in the data dir's SQLite database, looked up by the SHA-256 of the secret on every request.
- * There is no cache, so a key created or revoked by the CLI takes effect on the next request.
+ * Keys in the data dir's SQLite database, found by the SHA-256 of the secret. Found keys are
+ * cached by that hash until any other connection commits (see {@link SqliteDataVersion}), so a
+ * key created, changed or revoked by the CLI still takes effect on the next request, while a
+ * steady client costs one pragma read instead of a row lookup. Unknown secrets are not cached.
  */
 export class SqliteKeyStore implements KeyStore {
     private readonly byHash: Database.Statement<[string], Row>;
+    private readonly found: DataVersionCache<ApiKeyRecord>;
 
     constructor(private readonly db: Database.Database) {
         db.exec(`CREATE TABLE IF NOT EXISTS api_keys (
@@ -40,6 +44,7 @@ export class SqliteKeyStore implements KeyStore {
             unlimited INTEGER NOT NULL DEFAULT 0
         )`);
         this.byHash = db.prepare("SELECT * FROM api_keys WHERE hash = ? AND revoked_at IS NULL");
+        this.found = new DataVersionCache(SqliteDataVersion.of(db));
     }
 
     async create(input: CreateKeyInput): Promise<{ record: ApiKeyRecord; secret: string }> {
@@ -83,21 +88,28 @@ export class SqliteKeyStore implements KeyStore {
         this.db
             .prepare("UPDATE api_keys SET name = ?, scopes = ?, rps = ?, burst = ?, daily = ?, unlimited = ? WHERE id = ?")
             .run(patch.name ?? current.name, [...new Set(patch.scopes ?? current.scopes)].join(","), limits.rps, limits.burst, limits.daily, limits.unlimited ? 1 : 0, id);
+        this.found.clear();
         return this.get(id);
     }
 
     async revoke(id: string): Promise<boolean> {
         const result = this.db.prepare("UPDATE api_keys SET revoked_at = COALESCE(revoked_at, ?) WHERE id = ?").run(new Date().toISOString(), id);
+        this.found.clear();
         return result.changes > 0;
     }
 
     async authenticate(secret: string): Promise<ApiKeyRecord | undefined> {
         if (!secret.startsWith(keyPrefix) || secret.length > 128) return undefined;
         const hash = hashSecret(secret);
+        // Keyed by the hash, never the secret: timing of this lookup can tell nothing about a secret.
+        const cached = this.found.get(hash);
+        if (cached) return cached;
         const row = this.byHash.get(hash);
         // The lookup is by hash already; the constant-time compare keeps timing independent of the stored value.
         if (!row || !timingSafeEqual(Buffer.from(row.hash), Buffer.from(hash))) return undefined;
-        return toRecord(row);
+        const record = Object.freeze(toRecord(row));
+        this.found.set(hash, record);
+        return record;
     }
 
     async dispose(): Promise<void> {}

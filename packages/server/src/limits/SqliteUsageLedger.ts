@@ -1,4 +1,5 @@
 import type Database from "better-sqlite3";
+import { DataVersionCache, SqliteDataVersion } from "../keys/SqliteDataVersion.js";
 import { dailyDecision, type DailyDecision } from "./DailyDecision.js";
 import type { KeyLimits } from "./KeyLimits.js";
 import type { TokenUsage, UsageRecord } from "./UsageRecord.js";
@@ -39,6 +40,8 @@ export class SqliteUsageLedger {
     readonly #record: Database.Statement<[string, string, number, number]>;
     readonly #listOne: Database.Statement<[string, string], UsageRow>;
     readonly #listAll: Database.Statement<[string], UsageRow>;
+    /** Today's request count per key, as this connection last read or wrote it; `peek` runs on every request. */
+    readonly #counts: DataVersionCache<number>;
 
     constructor(db: Database.Database, options: SqliteUsageLedgerOptions = {}) {
         applyDurabilityPragmas(db, options.synchronous ?? "NORMAL");
@@ -54,6 +57,7 @@ export class SqliteUsageLedger {
             CREATE INDEX IF NOT EXISTS limit_usage_by_day ON limit_usage (day, key_id);
         `);
         this.#selectRequests = db.prepare("SELECT requests FROM limit_usage WHERE key_id = ? AND day = ?");
+        this.#counts = new DataVersionCache(SqliteDataVersion.of(db));
         const increment = db.prepare<[string, string], { requests: number }>(
             `INSERT INTO limit_usage (key_id, day, requests) VALUES (?, ?, 1)
              ON CONFLICT (key_id, day) DO UPDATE SET requests = requests + 1 RETURNING requests`
@@ -81,17 +85,28 @@ export class SqliteUsageLedger {
     /** Counts one request if it fits today's quota; committed when this returns. */
     admit(keyId: string, limits: Readonly<KeyLimits>, nowMs: number): DailyDecision {
         const limit = limits.unlimited ? null : limits.daily;
-        const { used, counted } = this.#admit(keyId, utcDay(nowMs), limit);
+        const day = utcDay(nowMs);
+        // Read before the write, so a commit by another process in between is seen as a change.
+        this.#counts.get(countKey(keyId, day));
+        const { used, counted } = this.#admit(keyId, day, limit);
+        this.#counts.set(countKey(keyId, day), used);
         return dailyDecision(limits, used, counted, nowMs);
     }
 
     peek(keyId: string, limits: Readonly<KeyLimits>, nowMs: number): DailyDecision {
-        const used = this.#selectRequests.get(keyId, utcDay(nowMs))?.requests ?? 0;
+        const day = utcDay(nowMs);
+        const key = countKey(keyId, day);
+        let used = this.#counts.get(key);
+        if (used === undefined) {
+            used = this.#selectRequests.get(keyId, day)?.requests ?? 0;
+            this.#counts.set(key, used);
+        }
         return dailyDecision(limits, used, false, nowMs);
     }
 
     refund(keyId: string, day: string): void {
         this.#refund.run(keyId, day);
+        this.#counts.delete(countKey(keyId, day));
     }
 
     record(keyId: string, usage: Readonly<TokenUsage>, nowMs: number): void {
@@ -109,6 +124,10 @@ export class SqliteUsageLedger {
             totalTokens: row.prompt_tokens + row.completion_tokens
         }));
     }
+}
+
+function countKey(keyId: string, day: string): string {
+    return `${keyId}\u0000${day}`;
 }
 
 interface UsageRow {

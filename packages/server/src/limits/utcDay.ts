@@ -1,8 +1,19 @@
 const MS_PER_DAY = 86_400_000;
 
-/** The UTC calendar day of an instant, as `YYYY-MM-DD`. Daily quotas and usage are bucketed by it. */
+let lastEpochDay = Number.NaN;
+let lastDay = "";
+
+/**
+ * The UTC calendar day of an instant, as `YYYY-MM-DD`. Daily quotas and usage are bucketed by it.
+ * Every authenticated request asks, so the last answer is kept for its day.
+ */
 export function utcDay(nowMs: number): string {
-    return new Date(nowMs).toISOString().slice(0, 10);
+    const epochDay = Math.floor(nowMs / MS_PER_DAY);
+    if (epochDay !== lastEpochDay) {
+        lastDay = new Date(nowMs).toISOString().slice(0, 10);
+        lastEpochDay = epochDay;
+    }
+    return lastDay;
 }
 
 /** Whole days since 1970-01-01 UTC; the Redis store keys days by this number so Lua can compute it. */

@@ -112,6 +112,7 @@ export async function createHarness(options: HarnessOptions): Promise<Harness> {
         async close() {
             await app.close();
             await scheduler.dispose();
+            registry.dispose();
             await authFailures.dispose();
             await limitStore.dispose();
             db.close();
