@@ -76,3 +76,9 @@ export function describeBaselineSettings(s: BaselineSettings): string {
         `loaded in ${s.loadMs.toFixed(0)} ms`
     );
 }
+
+/** How the default's thread count reads in logs and tables: `1`, or `1-2 per batch`. */
+export function defaultThreadsLabel(point: { resolvedThreads: number | null; perBatch?: boolean }): string {
+    if (point.resolvedThreads == null) return "?";
+    return point.perBatch ? `1-${point.resolvedThreads} per batch` : String(point.resolvedThreads);
+}

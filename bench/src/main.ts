@@ -101,7 +101,7 @@ async function main(): Promise<number> {
         console.log(
             "Usage: npm run bench -- [--smoke] [--models tiny,85m,synthetic-tiny] [--concurrency 1,4,8,16] [--max-tokens N] [--warmup-requests 4]\n" +
                 "       [--request-rate R] [--threads 1] [--context-size 512] [--skip-baseline] [--skip-control-plane]\n" +
-                "       [--engines node-llama-cpp,llama-server] [--llama-server PATH] [--llama-server-threads N (default: cores)]\n" +
+                "       [--engines node-llama-cpp,llama-server] [--llama-server PATH] [--llama-server-threads N (default: the engine's choice)]\n" +
                 "       [--thread-sweep | --skip-thread-sweep] [--thread-sweep-threads 1,2] [--thread-sweep-concurrency 1,8]\n" +
                 "       [--autocannon-duration S] [--autocannon-connections 10] [--report | --no-report]\n" +
                 "       --report-from bench/results/FILE.json   (write BENCHMARKS.md again from a recorded run)"
@@ -134,8 +134,8 @@ async function main(): Promise<number> {
     for (const engine of engines) {
         if (engine !== "node-llama-cpp" && engine !== "llama-server") throw new Error(`unknown engine '${engine}'; use node-llama-cpp, llama-server`);
     }
-    // The llama-server engine's own default (an OpenMP build scales with threads): every core.
-    const llamaServerThreads = values["llama-server-threads"] == null ? cores : Number.parseInt(values["llama-server-threads"], 10);
+    // Unset: the llama-server engine's own choice for each model (threads: auto), as a user gets it.
+    const llamaServerThreads = values["llama-server-threads"] == null ? null : Number.parseInt(values["llama-server-threads"], 10);
     const threadSweep = !values["skip-thread-sweep"] && (values["thread-sweep"] ?? !smoke);
     const sweepThreads =
         values["thread-sweep-threads"] != null
@@ -263,7 +263,7 @@ async function main(): Promise<number> {
 
         // The llama-server engine, the same llama-server called directly, llama-batched-bench (smoke: first model only).
         if (binaries != null && (!smoke || key === modelKeys[0])) {
-            const lsRun: LlamaServerRun = { binary: binaries.server, threads: llamaServerThreads, quandex: null, direct: null, batchedBench: null, notes: [] };
+            const lsRun: LlamaServerRun = { binary: binaries.server, threads: llamaServerThreads ?? 0, quandex: null, direct: null, batchedBench: null, notes: [] };
             run.llamaServer = lsRun;
             const lsDir = await mkdtemp(join(tmpdir(), `quandex-bench-ls-${key}-`));
             try {

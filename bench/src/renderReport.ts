@@ -1,4 +1,4 @@
-import { fmt, formatMb, levelsTable, markdownTable } from "./format.js";
+import { defaultThreadsLabel, fmt, formatMb, levelsTable, markdownTable } from "./format.js";
 import type { LevelMetrics } from "./metrics.js";
 import type { ModelRun, RunResult } from "./RunResult.js";
 import type { TargetGroup, TargetRow } from "./targets.js";
@@ -269,12 +269,17 @@ function llamaServerSection(model: ModelRun): string[] {
 function threadSweepSection(model: ModelRun): string[] {
     const out: string[] = ["### Thread sweep (Quandex over HTTP, output tok/s)"];
     for (const sweep of model.threadSweep!) {
-        out.push("", `Engine ${sweep.engine}; "default" is a config without \`threads\` (the count the engine chose in parentheses).`, "");
+        out.push(
+            "",
+            `Engine ${sweep.engine}; "default" is a config without \`threads\` (the count the engine chose in parentheses); ` +
+                `a count marked "= default" is the default's own run, which used exactly that count.`,
+            ""
+        );
         out.push(
             markdownTable(
                 ["threads", ...sweep.concurrencyLevels.flatMap((c) => [`c=${c} tok/s`, `c=${c} TTFT p50 (ms)`])],
                 sweep.points.map((point) => [
-                    point.threads == null ? `default (${point.resolvedThreads ?? "?"})` : String(point.threads),
+                    point.threads == null ? `default (${defaultThreadsLabel(point)})` : `${point.threads}${point.sameRunAsDefault ? " (= default)" : ""}`,
                     ...sweep.concurrencyLevels.flatMap((c) => {
                         const level = point.levels.find((l) => l.concurrency === c);
                         return [fmt(level?.outputThroughput), fmt(level?.ttftMs.p50, 2)];

@@ -1,6 +1,6 @@
 import type { BaselineResult } from "./baseline.js";
 import type { ControlPlaneResult } from "./controlPlaneBench.js";
-import { formatMb, MB } from "./format.js";
+import { defaultThreadsLabel, formatMb, MB } from "./format.js";
 import type { LevelMetrics } from "./metrics.js";
 import type { ModelRun } from "./RunResult.js";
 
@@ -175,7 +175,7 @@ export function threadTargets(run: ModelRun): TargetRow[] {
             }
             const ratio = own.outputThroughput / best.tokS;
             parts.push(
-                `c=${concurrency}: default (${defaults.resolvedThreads ?? "?"}) ${own.outputThroughput.toFixed(1)} vs ${best.tokS.toFixed(1)} tok/s ` +
+                `c=${concurrency}: default (${defaultThreadsLabel(defaults)}) ${own.outputThroughput.toFixed(1)} vs ${best.tokS.toFixed(1)} tok/s ` +
                     `at ${best.threads} = ${(ratio * 100).toFixed(1)}%`
             );
             if (ratio < 0.9) failed = true;

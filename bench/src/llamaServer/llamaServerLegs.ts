@@ -7,7 +7,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { describeLevel } from "../format.js";
 import type { LevelMetrics } from "../metrics.js";
 import { readRssBytes } from "../process/childServer.js";
-import { startQuandexServer, type QuandexServer } from "../process/quandexServer.js";
+import { loadedThreads, startQuandexServer, type QuandexServer } from "../process/quandexServer.js";
 import type { LoadPlan } from "../runLoad.js";
 import { ServeBench } from "../serveBench.js";
 import { runBatchedBench, type BatchedBenchResult } from "./batchedBench.js";
@@ -16,6 +16,7 @@ import type { LlamaServerBinaries } from "./findLlamaServer.js";
 
 export type LlamaServerRun = {
     binary: string;
+    /** The threads the child ran with (the engine's choice when the bench set none). */
     threads: number;
     /** Quandex with the llama-server engine, over streaming HTTP. */
     quandex: {
@@ -38,7 +39,8 @@ export type LlamaServerLegsOptions = {
     modelId: string;
     modelPath: string;
     plan: LoadPlan;
-    threads: number;
+    /** `null`: no `threads` in the config, so the engine chooses, as it would for a user. */
+    threads: number | null;
     contextSize: number;
     parallel: number;
     workDir: string;
@@ -56,11 +58,12 @@ export async function runLlamaServerLegs(options: LlamaServerLegsOptions, run: L
     let meanPromptTokens = 8;
     try {
         quandex = await startQuandexServer({
-            models: [{ id: modelId, path: modelPath, parallel, contextSize, threads }],
+            models: [{ id: modelId, path: modelPath, parallel, contextSize, threads: threads ?? undefined }],
             engine: { type: "llama-server", path: binaries.server },
             workDir
         });
         log(`llama-server engine: Quandex up: ${quandex.command}`);
+        run.threads = loadedThreads(quandex.logPath, modelId)?.threads ?? threads ?? 0;
         await sleep(1000);
         const child = quandexChildArgs(quandex.pid);
         const childPid = child.pid;
@@ -99,7 +102,7 @@ export async function runLlamaServerLegs(options: LlamaServerLegsOptions, run: L
     run.batchedBench = await runBatchedBench({
         binary: binaries.batchedBench,
         modelPath,
-        threads,
+        threads: run.threads,
         promptTokens: Math.round(meanPromptTokens),
         generatedTokens: plan.maxTokens,
         parallel: options.batchedBenchParallel,

@@ -108,9 +108,9 @@ export async function startQuandexServer({ models, engine, workDir, maxQueue = 2
 
 /**
  * The decode threads the server gave a model, from its "model loaded" log line (both engines log
- * `threads`); `null` when the log does not say.
+ * `threads`, and `threadsAuto` when the count follows each batch up to it); `null` when the log does not say.
  */
-export function loadedThreads(logPath: string, modelId: string): number | null {
+export function loadedThreads(logPath: string, modelId: string): { threads: number; perBatch: boolean } | null {
     let text: string;
     try {
         text = readFileSync(logPath, "utf8");
@@ -120,8 +120,8 @@ export function loadedThreads(logPath: string, modelId: string): number | null {
     for (const line of text.split("\n")) {
         if (!line.includes('"model loaded"')) continue;
         try {
-            const entry = JSON.parse(line) as { model?: string; threads?: unknown };
-            if (entry.model === modelId && typeof entry.threads === "number") return entry.threads;
+            const entry = JSON.parse(line) as { model?: string; threads?: unknown; threadsAuto?: unknown };
+            if (entry.model === modelId && typeof entry.threads === "number") return { threads: entry.threads, perBatch: entry.threadsAuto === true && entry.threads > 1 };
         } catch {
             // Not a JSON log line.
         }

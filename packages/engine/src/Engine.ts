@@ -11,8 +11,8 @@ export interface ModelLoadOptions {
     parallel: number;
     /** `"auto"` offloads what fits, `true` all layers (fails without a GPU), `false` none, a number that many layers. */
     gpu: "auto" | boolean | number;
-    /** CPU threads for decoding. */
-    threads: number;
+    /** CPU threads for decoding; `"auto"` lets the engine choose per model and per batch (see `system/threadPolicy.ts`). */
+    threads: number | "auto";
 }
 
 /** Per-request sampling; never forces a reload. */
@@ -158,6 +158,7 @@ export interface EngineInfo {
     llamaCppRelease: string | null;
     /** The accelerator the engine can offload to, or `cpu`. */
     backend: Backend;
+    /** The most threads `threads: auto` gives a model here. */
     defaultThreads: number;
 }
 

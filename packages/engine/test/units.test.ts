@@ -6,7 +6,7 @@ import { describe, it } from "node:test";
 import { ModelMetrics, percentile } from "../src/metrics/ModelMetrics.js";
 import { ModelRegistry, ModelRegistryError } from "../src/registry/ModelRegistry.js";
 import { StopSequenceMatcher } from "../src/StopSequenceMatcher.js";
-import { defaultThreads } from "../src/system/defaultThreads.js";
+import { autoThreads, maxAutoThreads } from "../src/system/threadPolicy.js";
 import { readTemperature } from "../src/system/readTemperature.js";
 import { TokenTextDecoder } from "../src/TokenTextDecoder.js";
 
@@ -143,11 +143,29 @@ describe("readTemperature", () => {
     });
 });
 
-describe("defaultThreads", () => {
-    it("leaves a core to Node on prebuilt binaries and uses every core on a local OpenMP build", () => {
-        assert.equal(defaultThreads("prebuilt", 2), 1);
-        assert.equal(defaultThreads("prebuilt", 1), 1);
-        assert.equal(defaultThreads("prebuilt", 16), 15);
-        assert.equal(defaultThreads("local", 2), 2);
+describe("autoThreads", () => {
+    const MB = 1_000_000;
+    it("prebuilt: one thread for light batches, up to every core but one (every core on 2) for heavy ones", () => {
+        const tiny = autoThreads("prebuilt", 1.2 * MB, 2);
+        assert.equal(tiny.max, 1, "no idle second worker spinning for a model that never needs it");
+        assert.equal(tiny.forBatch(1), 1);
+        assert.equal(tiny.forBatch(16), 1, "the test model is fastest on one thread at any batch");
+        const synthetic = autoThreads("prebuilt", 171 * MB, 2);
+        assert.equal(synthetic.forBatch(1), 1);
+        assert.equal(synthetic.forBatch(2), 1);
+        assert.equal(synthetic.forBatch(8), 2);
+        assert.equal(synthetic.forBatch(64), 2, "a prompt is a heavy batch");
+        const big = autoThreads("prebuilt", 4_000 * MB, 16);
+        assert.equal(big.max, 15);
+        assert.equal(big.forBatch(1), 15);
+        assert.equal(autoThreads("prebuilt", 4_000 * MB, 1).forBatch(8), 1);
+    });
+
+    it("an OpenMP build uses every core, except on models too small to share", () => {
+        assert.equal(autoThreads("local", 171 * MB, 2).max, 2);
+        assert.equal(autoThreads("local", 171 * MB, 2).forBatch(1), 2);
+        assert.equal(autoThreads("local", 1.2 * MB, 2).max, 1);
+        assert.equal(maxAutoThreads("local", 8), 8);
+        assert.equal(maxAutoThreads("prebuilt", 8), 7);
     });
 });

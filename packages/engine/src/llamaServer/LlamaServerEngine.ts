@@ -1,10 +1,11 @@
+import { statSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { QuandexError, type Backend } from "@quandex/protocol";
 import type { DeviceInfo, Engine, EngineInfo, LoadRequest, ModelLoadOptions, ModelRunner } from "../Engine.js";
 import { silentLogger, type Logger } from "../Logger.js";
 import { checkGgufFile } from "../nodeLlama/checkGgufFile.js";
-import { defaultThreads } from "../system/defaultThreads.js";
+import { autoThreads, maxAutoThreads } from "../system/threadPolicy.js";
 import { readMemory } from "../system/readMemory.js";
 import { inspectLlamaServer, listLlamaServerDevices, type LlamaServerBinaryInfo, type LlamaServerDevice } from "./inspectLlamaServer.js";
 import { readLlamaServerInstall } from "./LlamaServerBuild.js";
@@ -62,8 +63,8 @@ export class LlamaServerEngine implements Engine {
             build: "local",
             llamaCppRelease: this.release,
             backend: this.backend(),
-            // An OpenMP build scales with threads; see system/defaultThreads.ts.
-            defaultThreads: defaultThreads("local")
+            // An OpenMP build scales with threads; see system/threadPolicy.ts.
+            defaultThreads: maxAutoThreads("local")
         };
     }
 
@@ -74,6 +75,9 @@ export class LlamaServerEngine implements Engine {
             throw new QuandexError("model_unavailable", { model: request.id, detail: "its config says gpu: true, but this llama-server has no usable GPU" });
         }
         await checkGgufFile(request.path);
+        const { threads } = request.options;
+        // Resolved once, so the child's arguments and the "model loaded" log say the same count.
+        request = { ...request, options: { ...request.options, threads: threads === "auto" ? autoThreads("local", fileBytes(request.path)).max : threads } };
         let server: LlamaServerProcess;
         try {
             server = await LlamaServerProcess.start({
@@ -129,12 +133,13 @@ export class LlamaServerEngine implements Engine {
      */
     private argsFor(modelPath: string, options: ModelLoadOptions, backend: Backend): string[] {
         const { supports } = this.binary;
+        const threads = String(options.threads === "auto" ? autoThreads("local", fileBytes(modelPath)).max : options.threads);
         const args = [
             "--model", modelPath,
             "--ctx-size", String(options.contextSize * options.parallel),
             "--parallel", String(options.parallel),
-            "--threads", String(options.threads),
-            "--threads-batch", String(options.threads)
+            "--threads", threads,
+            "--threads-batch", threads
         ];
         if (supports.noKvUnified) args.push("--no-kv-unified");
         const layers = this.gpuLayersArg(options, backend);
@@ -155,5 +160,14 @@ export class LlamaServerEngine implements Engine {
         if (options.gpu === true) return "999";
         if (typeof options.gpu === "number") return String(options.gpu);
         return this.binary.supports.gpuLayersAuto ? "auto" : "999";
+    }
+}
+
+/** The model file's size, for the thread policy; 0 (treated as small) when it cannot be read. */
+function fileBytes(file: string): number {
+    try {
+        return statSync(file).size;
+    } catch {
+        return 0;
     }
 }

@@ -11,19 +11,23 @@ interface Tracker {
  * sequence with pending tokens gets an equal share, and what is left goes to the longest.
  *
  * node-llama-cpp calls the strategy synchronously right before it starts the batch's decode on its
- * thread, so `onDispatch` also tells the runner that a decode is under way (see `DispatchWaker`).
+ * thread, so `onDispatch` also tells the runner that a decode is under way (see `DispatchWaker`),
+ * and how many tokens it holds, in time to choose the threads that decode them.
  */
 export class BatchObserver {
     private readonly active = new Set<Tracker>();
 
     /** @param onDispatch called for every batch, just before node-llama-cpp starts decoding it. */
-    constructor(private readonly onDispatch: () => void = () => {}) {}
+    constructor(private readonly onDispatch: (tokens: number) => void = () => {}) {}
 
     readonly strategy = ({ items, size }: { items: readonly BatchItem[]; size: number }): PrioritizedBatchItem[] => {
         const sequences = items.length;
         for (const tracker of this.active) if (sequences > tracker.maxBatch) tracker.maxBatch = sequences;
-        this.onDispatch();
-        return shareFairly(items, size);
+        const batch = shareFairly(items, size);
+        let tokens = 0;
+        for (const entry of batch) tokens += entry.processAmount;
+        this.onDispatch(tokens);
+        return batch;
     };
 
     track(): { readonly maxBatch: number; end(): void } {

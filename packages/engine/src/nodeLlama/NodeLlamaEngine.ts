@@ -3,7 +3,7 @@ import { getLlama, getModuleVersion, LlamaLogLevel, type Llama } from "node-llam
 import { QuandexError, type Backend } from "@quandex/protocol";
 import type { DeviceInfo, Engine, EngineInfo, LoadRequest, ModelRunner } from "../Engine.js";
 import { silentLogger, type Logger } from "../Logger.js";
-import { defaultThreads } from "../system/defaultThreads.js";
+import { maxAutoThreads } from "../system/threadPolicy.js";
 import { readMemory } from "../system/readMemory.js";
 import { checkGgufFile } from "./checkGgufFile.js";
 import { NodeLlamaRunner } from "./NodeLlamaRunner.js";
@@ -62,7 +62,7 @@ export class NodeLlamaEngine implements Engine {
             build,
             llamaCppRelease: this.llama.llamaCppRelease.release ?? null,
             backend: toBackend(this.llama.gpu),
-            defaultThreads: defaultThreads(build)
+            defaultThreads: maxAutoThreads(build)
         };
     }
 

@@ -26,8 +26,10 @@ import type { Logger } from "../Logger.js";
 import { StopSequenceMatcher } from "../StopSequenceMatcher.js";
 import { TokenTextDecoder } from "../TokenTextDecoder.js";
 import { TrailingWhitespaceTrimmer } from "../TrailingWhitespaceTrimmer.js";
+import { autoThreads } from "../system/threadPolicy.js";
 import { BatchObserver } from "./BatchObserver.js";
 import { DispatchWaker, EventPump } from "./EventPump.js";
+import { steerContextThreads } from "./steerContextThreads.js";
 import { noEosBias } from "./noEosBias.js";
 import { ChatTemplate } from "./ChatTemplate.js";
 import { GrammarCache } from "./GrammarCache.js";
@@ -70,18 +72,38 @@ export class NodeLlamaRunner implements ModelRunner {
         const gpuLayers = llama.gpu === false || options.gpu === false ? 0 : options.gpu === true ? "max" : options.gpu;
         const model = await llama.loadModel({ modelPath: request.path, gpuLayers, loadSignal: request.signal });
         const waker = new DispatchWaker();
-        const batches = new BatchObserver(() => waker.afterDispatch());
+        const build = llama.buildType === "localBuild" ? "local" : "prebuilt";
+        // node-llama-cpp's default batch: the most tokens one decode can hold.
+        const maxBatchTokens = Math.min(options.contextSize * options.parallel, 512);
+        const auto = options.threads === "auto" ? autoThreads(build, model.size, undefined, maxBatchTokens) : null;
+        const threads = auto ? auto.max : (options.threads as number);
+        // The context is set up as late as the hook below needs it; batches before that cannot exist.
+        let context: LlamaContext | undefined;
+        let current = threads;
+        const batches = new BatchObserver((tokens) => {
+            waker.afterDispatch();
+            if (!auto || !context) return;
+            const wanted = auto.forBatch(tokens);
+            if (wanted !== current && steerContextThreads(context, wanted)) current = wanted;
+        });
         try {
-            const context = await model.createContext({
+            context = await model.createContext({
                 sequences: options.parallel,
                 contextSize: options.contextSize,
-                threads: { ideal: options.threads, min: options.threads },
+                threads: { ideal: threads, min: 1 },
                 batching: { itemPrioritizationStrategy: batches.strategy },
                 createSignal: request.signal
             });
-            const runner = new NodeLlamaRunner(llama, model, context, batches, waker, options.contextSize, options.parallel, logger, request.id, options.threads);
+            const runner = new NodeLlamaRunner(llama, model, context, batches, waker, options.contextSize, options.parallel, logger, request.id, threads);
             logger.info(
-                { model: request.id, gpuLayers: model.gpuLayers, threads: context.currentThreads, parallel: options.parallel, contextSize: options.contextSize },
+                {
+                    model: request.id,
+                    gpuLayers: model.gpuLayers,
+                    threads,
+                    ...(auto && { threadsAuto: true, threadsPerBatch: `1-${threads}, by work per batch` }),
+                    parallel: options.parallel,
+                    contextSize: options.contextSize
+                },
                 "model loaded"
             );
             return runner;

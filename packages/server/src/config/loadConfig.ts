@@ -34,8 +34,6 @@ export interface LoadConfigInput {
     env?: NodeJS.ProcessEnv;
     /** Base for `~/.quandex` defaults. Defaults to `QUANDEX_HOME` or the user's home. */
     home?: string;
-    /** The number of decode threads used when a model sets none (measured default from the engine). */
-    defaultThreads?: number;
 }
 
 /**
@@ -80,7 +78,7 @@ export function loadConfig(input: LoadConfigInput = {}): ServerConfig {
         contextSize: defaults.context_size ?? 2048,
         parallel: defaults.parallel ?? 4,
         gpu: defaults.gpu ?? "auto",
-        threads: defaults.threads ?? input.defaultThreads ?? 1
+        threads: defaults.threads ?? "auto"
     } as const;
 
     const config: ServerConfig = {
