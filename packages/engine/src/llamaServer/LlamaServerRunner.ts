@@ -1,4 +1,5 @@
 import { readFileSync, statSync } from "node:fs";
+import http from "node:http";
 import { setTimeout as sleep } from "node:timers/promises";
 import { QuandexError, type Backend } from "@quandex/protocol";
 import type { GenerationEvent, GenerationInput, LoadRequest, ModelRunner, RunnerResources } from "../Engine.js";
@@ -38,6 +39,8 @@ interface Tracker {
  */
 export class LlamaServerRunner implements ModelRunner {
     private readonly decoding = new Set<Tracker>();
+    /** Keep-alive connections for `/tokenize`, which every request makes before its stream. */
+    private readonly pool = new http.Agent({ keepAlive: true });
     private readonly exitListeners: Array<(reason: string) => void> = [];
     private disposed = false;
     private stoppedByUs = false;
@@ -59,6 +62,7 @@ export class LlamaServerRunner implements ModelRunner {
     ) {
         this.loadReport = readLoadReport(server.recentLog());
         server.onExit((exit) => {
+            this.pool.destroy();
             if (this.stoppedByUs) return;
             this.disposed = true;
             for (const listener of this.exitListeners) listener(exit.reason);
@@ -209,6 +213,7 @@ export class LlamaServerRunner implements ModelRunner {
         const running = this.server.exit === null;
         if (running) this.stoppedByUs = true;
         this.disposed = true;
+        this.pool.destroy();
         await this.server.stop();
         if (running) this.logger.info({ model: this.id, engine: "llama-server" }, "model unloaded");
     }
@@ -273,7 +278,7 @@ export class LlamaServerRunner implements ModelRunner {
     private async call<T>(route: string, body: object): Promise<T> {
         let res: LoopbackAnswer;
         try {
-            res = await loopbackRequest(this.server.url, route, { body });
+            res = await loopbackRequest(this.server.url, route, { body, pool: this.pool });
             if (res.status !== 200) throw await this.upstreamError(res);
             return await res.json<T>();
         } catch (error) {
