@@ -19,8 +19,14 @@ export type AutocannonSummary = {
 export type ControlPlaneResult = {
     connections: number;
     durationS: number;
-    /** `GET /v1/models` on the Quandex server, with the API key. */
+    /**
+     * `GET /v1/models` on the Quandex server with a key that has limits (rps and burst 1,000,000,
+     * daily 1,000,000): every request takes a rate token and reads the daily count, and the answer
+     * carries the six `X-RateLimit-*` headers. The target is judged on this one.
+     */
     models: AutocannonSummary;
+    /** The same with the bench's `--unlimited` key, which skips the limit steps (shown alongside). */
+    modelsUnlimitedKey: AutocannonSummary | null;
     /** `GET /hello` on a bare Fastify app in its own process. */
     helloWorld: AutocannonSummary;
     /** models.requestsPerSec / helloWorld.requestsPerSec. */
@@ -30,6 +36,7 @@ export type ControlPlaneResult = {
 export type ControlPlaneOptions = {
     /** Quandex origin, without `/v1`. */
     baseUrl: string;
+    /** The bench's key: `admin` scope, so it can create the rate-limited key measured here. */
     apiKey: string;
     /** autocannon connections for both targets. Defaults to 10. */
     connections?: number;
@@ -48,7 +55,9 @@ export async function runControlPlaneBench({ baseUrl, apiKey, connections = 10, 
         if (warmupS > 0) await autocannon({ url, connections, duration: warmupS, headers });
         return summarize(url, await autocannon({ url, connections, duration: durationS, headers }));
     };
-    const models = await measure(`${baseUrl}/v1/models`, { authorization: `Bearer ${apiKey}` });
+    const limitedKey = await createLimitedKey(baseUrl, apiKey);
+    const models = await measure(`${baseUrl}/v1/models`, { authorization: `Bearer ${limitedKey}` });
+    const modelsUnlimitedKey = await measure(`${baseUrl}/v1/models`, { authorization: `Bearer ${apiKey}` });
 
     const logDir = await mkdtemp(join(tmpdir(), "quandex-bench-hello-"));
     const port = await freePort();
@@ -60,7 +69,7 @@ export async function runControlPlaneBench({ baseUrl, apiKey, connections = 10, 
         const url = `http://127.0.0.1:${port}/hello`;
         await waitFor(hello, "the hello-world server", async () => ((await fetch(url)).ok ? true : undefined), 30_000);
         const helloWorld = await measure(url, {});
-        return { connections, durationS, models, helloWorld, ratio: models.requestsPerSec / helloWorld.requestsPerSec };
+        return { connections, durationS, models, modelsUnlimitedKey, helloWorld, ratio: models.requestsPerSec / helloWorld.requestsPerSec };
     } finally {
         await stopChildServer(hello);
         await rm(logDir, { recursive: true, force: true });
@@ -77,4 +86,15 @@ function summarize(url: string, result: AutocannonResult): AutocannonSummary {
         non2xx: result.non2xx,
         errors: result.errors
     };
+}
+
+/** A `read` key whose limits apply but never refuse during the run, made through the admin API. */
+async function createLimitedKey(baseUrl: string, adminKey: string): Promise<string> {
+    const response = await fetch(`${baseUrl}/v1/admin/keys`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${adminKey}`, "content-type": "application/json" },
+        body: JSON.stringify({ name: "bench-control-plane", scopes: ["read"], rps: 1_000_000, burst: 1_000_000, daily: 1_000_000 })
+    });
+    if (response.status !== 201) throw new Error(`POST /v1/admin/keys: HTTP ${response.status} ${await response.text()}`);
+    return ((await response.json()) as { key: string }).key;
 }

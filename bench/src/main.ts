@@ -48,14 +48,14 @@ const modelChoices: Record<string, ModelChoice> = {
         key: "tiny",
         id: "stories260K",
         description: "stories260K, the trained test model, ~260K parameters, F32: measures overhead",
-        plan: { maxTokens: 128, requestsPerSlot: 4, minRequests: 16, warmupRequests: defaultWarmupRequests },
+        plan: { maxTokens: 128, requestsPerSlot: 4, minRequests: 32, warmupRequests: defaultWarmupRequests },
         path: async () => defaultTestModelPath
     },
     "85m": {
         key: "85m",
         id: "synthetic-85m",
         description: "synthetic llama, 85.7M parameters, F16, random weights: measures realistic compute",
-        plan: { maxTokens: 32, requestsPerSlot: 2, minRequests: 4, warmupRequests: defaultWarmupRequests },
+        plan: { maxTokens: 32, requestsPerSlot: 2, minRequests: 8, warmupRequests: defaultWarmupRequests },
         path: async () => (await makeSyntheticModel(syntheticModelPresets["85m"])).path
     },
     "synthetic-tiny": {
@@ -386,7 +386,7 @@ function levelProblems(what: string, levels: readonly LevelMetrics[], plan: Load
 }
 
 function controlPlaneProblems(result: ControlPlaneResult): string[] {
-    return [result.models, result.helloWorld].flatMap((target) =>
+    return [result.models, ...(result.modelsUnlimitedKey ? [result.modelsUnlimitedKey] : []), result.helloWorld].flatMap((target) =>
         target.totalRequests === 0 || target.non2xx > 0 || target.errors > 0
             ? [`autocannon on ${target.url}: ${target.totalRequests} requests, ${target.non2xx} non-2xx, ${target.errors} errors`]
             : []

@@ -79,14 +79,20 @@ export function renderReport(result: RunResult): string {
         out.push("");
         out.push(
             `autocannon, ${cp.connections} connections, ${cp.durationS} s per target after a warm-up, one target at a time. ` +
-                "The hello-world is a bare Fastify app in its own process, like the server."
+                "The hello-world is a bare Fastify app in its own process, like the server. `/v1/models` is measured first with a key " +
+                "whose limits apply (rps, burst and daily 1,000,000: a rate token and a daily-count read per request, six `X-RateLimit-*` headers; " +
+                "the target uses this row), then with the bench's `--unlimited` key."
         );
         out.push("");
         out.push(
             markdownTable(
                 ["target", "req/s", "latency p50 / p99 (ms)", "requests", "non-2xx", "errors"],
-                [cp.models, cp.helloWorld].map((row) => [
-                    row.url.replace(/^http:\/\/127\.0\.0\.1:\d+/, ""),
+                [
+                    { label: "/v1/models (key with limits)", row: cp.models },
+                    ...(cp.modelsUnlimitedKey ? [{ label: "/v1/models (--unlimited key)", row: cp.modelsUnlimitedKey }] : []),
+                    { label: "/hello", row: cp.helloWorld }
+                ].map(({ label, row }) => [
+                    label,
                     fmt(row.requestsPerSec, 0),
                     `${fmt(row.latencyP50Ms, 1)} / ${fmt(row.latencyP99Ms, 1)}`,
                     String(row.totalRequests),

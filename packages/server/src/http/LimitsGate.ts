@@ -55,6 +55,7 @@ export class LimitsGate implements AdmissionHooks {
         if (!key) return;
         const limits = this.limitsFor(key);
         // Unlimited keys get no headers, so there is nothing to read for them.
+        // Together: with Redis these are two round trips, in parallel.
         const [rate, daily] = limits.unlimited
             ? [await this.store.consumeRate(key.id, limits), null]
             : await Promise.all([this.store.consumeRate(key.id, limits), this.store.peekDaily(key.id, limits)]);

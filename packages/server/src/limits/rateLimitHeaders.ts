@@ -21,33 +21,40 @@ export function rateLimitHeaders(
     daily?: Readonly<DailyDecision> | null,
     options: RateLimitHeaderOptions = {}
 ): Record<string, string> {
+    // Lower-case names: Fastify lower-cases every name it is given, on every authenticated request.
     const headers: Record<string, string> = {};
-    const policies: string[] = [];
-    const states: string[] = [];
-    if (rate && rate.limit !== null && rate.remaining !== null && rate.rps !== null) {
-        headers["X-RateLimit-Limit"] = String(rate.limit);
-        headers["X-RateLimit-Remaining"] = String(rate.remaining);
-        headers["X-RateLimit-Reset"] = String(rate.resetSeconds);
-        // The draft models windows; a bucket of `limit` refilled at `rps` is closest to `limit`
-        // requests per the time a full refill takes. On a refusal `t` is the real wait.
-        policies.push(`"burst";q=${rate.limit};w=${Math.max(1, Math.ceil(rate.limit / rate.rps))}`);
-        states.push(`"burst";r=${rate.remaining};t=${rate.allowed ? rate.resetSeconds : (rate.retryAfterSeconds ?? rate.resetSeconds)}`);
+    const hasRate = rate != null && rate.limit !== null && rate.remaining !== null && rate.rps !== null;
+    const hasDaily = daily != null && daily.limit !== null && daily.remaining !== null;
+    if (hasRate) {
+        headers["x-ratelimit-limit"] = String(rate.limit);
+        headers["x-ratelimit-remaining"] = String(rate.remaining);
+        headers["x-ratelimit-reset"] = String(rate.resetSeconds);
     }
-    if (daily && daily.limit !== null && daily.remaining !== null) {
-        headers["X-RateLimit-Limit-Day"] = String(daily.limit);
-        headers["X-RateLimit-Remaining-Day"] = String(daily.remaining);
-        headers["X-RateLimit-Reset-Day"] = String(daily.resetSeconds);
-        policies.push(`"daily";q=${daily.limit};w=86400`);
-        states.push(`"daily";r=${daily.remaining};t=${daily.resetSeconds}`);
+    if (hasDaily) {
+        headers["x-ratelimit-limit-day"] = String(daily.limit);
+        headers["x-ratelimit-remaining-day"] = String(daily.remaining);
+        headers["x-ratelimit-reset-day"] = String(daily.resetSeconds);
     }
     const retryAfter = Math.max(
         rate && !rate.allowed ? (rate.retryAfterSeconds ?? 0) : 0,
         daily && !daily.allowed ? (daily.retryAfterSeconds ?? 0) : 0
     );
-    if (retryAfter > 0) headers["Retry-After"] = String(retryAfter);
-    if (options.ietfDraft && policies.length > 0) {
-        headers["RateLimit-Policy"] = policies.join(", ");
-        headers["RateLimit"] = states.join(", ");
+    if (retryAfter > 0) headers["retry-after"] = String(retryAfter);
+    if (options.ietfDraft && (hasRate || hasDaily)) {
+        const policies: string[] = [];
+        const states: string[] = [];
+        if (hasRate) {
+            // The draft models windows; a bucket of `limit` refilled at `rps` is closest to `limit`
+            // requests per the time a full refill takes. On a refusal `t` is the real wait.
+            policies.push(`"burst";q=${rate.limit};w=${Math.max(1, Math.ceil(rate.limit! / rate.rps!))}`);
+            states.push(`"burst";r=${rate.remaining};t=${rate.allowed ? rate.resetSeconds : (rate.retryAfterSeconds ?? rate.resetSeconds)}`);
+        }
+        if (hasDaily) {
+            policies.push(`"daily";q=${daily.limit};w=86400`);
+            states.push(`"daily";r=${daily.remaining};t=${daily.resetSeconds}`);
+        }
+        headers["ratelimit-policy"] = policies.join(", ");
+        headers["ratelimit"] = states.join(", ");
     }
     return headers;
 }

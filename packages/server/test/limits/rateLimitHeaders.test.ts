@@ -13,28 +13,28 @@ const day: DailyDecision = {
 describe("rateLimitHeaders", () => {
     it("sets the rate and daily headers of an admitted inference request", () => {
         assert.deepEqual(rateLimitHeaders(admitted, day), {
-            "X-RateLimit-Limit": "20",
-            "X-RateLimit-Remaining": "14",
-            "X-RateLimit-Reset": "1",
-            "X-RateLimit-Limit-Day": "1000",
-            "X-RateLimit-Remaining-Day": "990",
-            "X-RateLimit-Reset-Day": "43200"
+            "x-ratelimit-limit": "20",
+            "x-ratelimit-remaining": "14",
+            "x-ratelimit-reset": "1",
+            "x-ratelimit-limit-day": "1000",
+            "x-ratelimit-remaining-day": "990",
+            "x-ratelimit-reset-day": "43200"
         });
     });
 
     it("adds Retry-After on a rate refusal, and only the rate headers without a daily decision", () => {
         assert.deepEqual(rateLimitHeaders(refused), {
-            "X-RateLimit-Limit": "20",
-            "X-RateLimit-Remaining": "0",
-            "X-RateLimit-Reset": "2",
-            "Retry-After": "1"
+            "x-ratelimit-limit": "20",
+            "x-ratelimit-remaining": "0",
+            "x-ratelimit-reset": "2",
+            "retry-after": "1"
         });
     });
 
     it("sends the daily reset as Retry-After when the quota refused", () => {
         const over = { ...day, allowed: false, used: 1000, remaining: 0, retryAfterSeconds: 43_200, counted: false };
-        assert.equal(rateLimitHeaders(admitted, over)["Retry-After"], "43200");
-        assert.equal(rateLimitHeaders(admitted, over)["X-RateLimit-Remaining-Day"], "0");
+        assert.equal(rateLimitHeaders(admitted, over)["retry-after"], "43200");
+        assert.equal(rateLimitHeaders(admitted, over)["x-ratelimit-remaining-day"], "0");
     });
 
     it("advertises nothing for unlimited keys, keys without a quota, or fail-open admissions", () => {
@@ -45,9 +45,9 @@ describe("rateLimitHeaders", () => {
     });
 
     it("adds the IETF draft fields only when asked", () => {
-        assert.equal(rateLimitHeaders(admitted, day)["RateLimit"], undefined);
+        assert.equal(rateLimitHeaders(admitted, day)["ratelimit"], undefined);
         const headers = rateLimitHeaders(refused, day, { ietfDraft: true });
-        assert.equal(headers["RateLimit-Policy"], '"burst";q=20;w=2, "daily";q=1000;w=86400');
-        assert.equal(headers["RateLimit"], '"burst";r=0;t=1, "daily";r=990;t=43200');
+        assert.equal(headers["ratelimit-policy"], '"burst";q=20;w=2, "daily";q=1000;w=86400');
+        assert.equal(headers["ratelimit"], '"burst";r=0;t=1, "daily";r=990;t=43200');
     });
 });
