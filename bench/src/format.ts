@@ -82,3 +82,9 @@ export function defaultThreadsLabel(point: { resolvedThreads: number | null; per
     if (point.resolvedThreads == null) return "?";
     return point.perBatch ? `1-${point.resolvedThreads} per batch` : String(point.resolvedThreads);
 }
+
+/** A thread sweep's engine, with node-llama-cpp's build when known: `node-llama-cpp (local build)`. */
+export function sweepLabel(sweep: { engine: string; build?: "prebuilt" | "local" | null }): string {
+    if (sweep.engine !== "node-llama-cpp" || sweep.build == null) return sweep.engine;
+    return `node-llama-cpp (${sweep.build === "local" ? "local build" : "prebuilt"})`;
+}

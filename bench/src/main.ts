@@ -309,6 +309,22 @@ async function main(): Promise<number> {
                     });
                     run.threadSweep.push(sweep);
                     for (const point of sweep.points) problems.push(...levelProblems(`thread sweep ${engine} ${choice.id} threads ${point.threads ?? "default"}`, point.levels, plan));
+                    // With node-llama-cpp's local OpenMP build installed, the same sweep on the prebuilt binaries shows both builds side by side.
+                    if (engine === "node-llama-cpp" && sweep.build === "local") {
+                        const prebuilt = await runThreadSweep({
+                            engine: { type: "node-llama-cpp", build: "prebuilt" },
+                            modelId: choice.id,
+                            modelPath: path,
+                            plan,
+                            concurrencyLevels: sweepConcurrency,
+                            threadCounts: sweepThreads,
+                            contextSize,
+                            parallel: Math.max(parallel, ...sweepConcurrency),
+                            log
+                        });
+                        run.threadSweep.push(prebuilt);
+                        for (const point of prebuilt.points) problems.push(...levelProblems(`thread sweep prebuilt ${choice.id} threads ${point.threads ?? "default"}`, point.levels, plan));
+                    }
                 } catch (error) {
                     problems.push(`thread sweep of ${choice.id} on ${engine} failed: ${error instanceof Error ? error.message : String(error)}`);
                     log(problems[problems.length - 1]!);

@@ -1,4 +1,4 @@
-import { defaultThreadsLabel, fmt, formatMb, levelsTable, markdownTable } from "./format.js";
+import { defaultThreadsLabel, sweepLabel, fmt, formatMb, levelsTable, markdownTable } from "./format.js";
 import type { LevelMetrics } from "./metrics.js";
 import type { ModelRun, RunResult } from "./RunResult.js";
 import type { TargetGroup, TargetRow } from "./targets.js";
@@ -88,7 +88,8 @@ export function renderReport(result: RunResult): string {
             markdownTable(
                 ["target", "req/s", "latency p50 / p99 (ms)", "requests", "non-2xx", "errors"],
                 [
-                    { label: "/v1/models (key with limits)", row: cp.models },
+                    // Runs recorded before the limited key was added measured only the bench's key.
+                    { label: cp.modelsUnlimitedKey ? "/v1/models (key with limits)" : "/v1/models", row: cp.models },
                     ...(cp.modelsUnlimitedKey ? [{ label: "/v1/models (--unlimited key)", row: cp.modelsUnlimitedKey }] : []),
                     { label: "/hello", row: cp.helloWorld }
                 ].map(({ label, row }) => [
@@ -277,7 +278,7 @@ function threadSweepSection(model: ModelRun): string[] {
     for (const sweep of model.threadSweep!) {
         out.push(
             "",
-            `Engine ${sweep.engine}; "default" is a config without \`threads\` (the count the engine chose in parentheses); ` +
+            `Engine ${sweepLabel(sweep)}; "default" is a config without \`threads\` (the count the engine chose in parentheses); ` +
                 `a count marked "= default" is the default's own run, which used exactly that count.`,
             ""
         );
@@ -294,5 +295,34 @@ function threadSweepSection(model: ModelRun): string[] {
             )
         );
     }
+    out.push(...buildsSideBySide(model));
     return out;
+}
+
+/** node-llama-cpp's prebuilt binaries and its local OpenMP build, from their two sweeps, when both ran. */
+function buildsSideBySide(model: ModelRun): string[] {
+    const sweeps = (model.threadSweep ?? []).filter((sweep) => sweep.engine === "node-llama-cpp");
+    const prebuilt = sweeps.find((sweep) => sweep.build === "prebuilt");
+    const local = sweeps.find((sweep) => sweep.build === "local");
+    if (prebuilt == null || local == null) return [];
+    const levels = prebuilt.concurrencyLevels;
+    const rowKey = (point: { threads: number | null }): string => (point.threads == null ? "default" : String(point.threads));
+    const keys = [...new Set([...prebuilt.points, ...local.points].map(rowKey))];
+    const cell = (sweep: typeof prebuilt, key: string, concurrency: number): string => {
+        const point = sweep.points.find((p) => rowKey(p) === key);
+        const level = point?.levels.find((l) => l.concurrency === concurrency);
+        if (level == null) return "n/a";
+        return point!.threads == null ? `${fmt(level.outputThroughput)} (${defaultThreadsLabel(point!)})` : fmt(level.outputThroughput);
+    };
+    return [
+        "",
+        "#### node-llama-cpp builds side by side (Quandex over HTTP, output tok/s)",
+        "",
+        "The prebuilt binaries (`engine.build: prebuilt`) against node-llama-cpp's local OpenMP build (`npx --no node-llama-cpp source download --gpu false`), from the two sweeps above.",
+        "",
+        markdownTable(
+            ["threads", ...levels.flatMap((c) => [`c=${c} prebuilt`, `c=${c} local build`])],
+            keys.map((key) => [key, ...levels.flatMap((c) => [cell(prebuilt, key, c), cell(local, key, c)])])
+        )
+    ];
 }

@@ -1,6 +1,6 @@
 import type { BaselineResult } from "./baseline.js";
 import type { ControlPlaneResult } from "./controlPlaneBench.js";
-import { defaultThreadsLabel, formatMb, MB } from "./format.js";
+import { defaultThreadsLabel, formatMb, MB, sweepLabel } from "./format.js";
 import type { LevelMetrics } from "./metrics.js";
 import type { ModelRun } from "./RunResult.js";
 
@@ -159,7 +159,7 @@ export function engineTargets(run: ModelRun): TargetRow[] {
 /** Issue #7's thread target for one model and engine: at every swept level, the default's tok/s ≥ 90% of the best manual count's. */
 export function threadTargets(run: ModelRun): TargetRow[] {
     return (run.threadSweep ?? []).map((sweep) => {
-        const target = `default thread choice within 90% of the best manual thread count (${sweep.engine})`;
+        const target = `default thread choice within 90% of the best manual thread count (${sweepLabel(sweep)})`;
         const defaults = sweep.points.find((point) => point.threads == null);
         const manual = sweep.points.filter((point) => point.threads != null);
         if (defaults == null || manual.length === 0) return { group: "threads", target, model: run.id, measured: "not measured", pass: null };
@@ -197,7 +197,7 @@ export function threadTargets(run: ModelRun): TargetRow[] {
  */
 export function batchingPaysTargets(run: ModelRun): TargetRow[] {
     return (run.threadSweep ?? []).map((sweep) => {
-        const target = `with the default threads (${sweep.engine}), aggregate tok/s at concurrency 8 above single-stream`;
+        const target = `with the default threads (${sweepLabel(sweep)}), aggregate tok/s at concurrency 8 above single-stream`;
         const defaults = sweep.points.find((point) => point.threads == null);
         const one = levelAt(defaults?.levels, 1);
         const eight = levelAt(defaults?.levels, 8);

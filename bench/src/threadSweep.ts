@@ -8,10 +8,10 @@
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { defaultThreadsLabel, describeLevel } from "./format.js";
+import { defaultThreadsLabel, describeLevel, sweepLabel } from "./format.js";
 import { quandexChildArgs } from "./llamaServer/directLlamaServer.js";
 import type { LevelMetrics } from "./metrics.js";
-import { loadedThreads, startQuandexServer, type BenchEngineConfig, type QuandexServer } from "./process/quandexServer.js";
+import { loadedThreads, runningBuild, startQuandexServer, type BenchEngineConfig, type QuandexServer } from "./process/quandexServer.js";
 import type { LoadPlan } from "./runLoad.js";
 import { ServeBench } from "./serveBench.js";
 
@@ -29,6 +29,8 @@ export type ThreadSweepPoint = {
 
 export type ThreadSweepRun = {
     engine: BenchEngineConfig["type"];
+    /** The llama.cpp build the servers ran (node-llama-cpp: `prebuilt` or its `local` OpenMP build; llama-server: `local`). */
+    build?: "prebuilt" | "local" | null;
     concurrencyLevels: number[];
     points: ThreadSweepPoint[];
 };
@@ -54,7 +56,7 @@ export async function runThreadSweep(options: ThreadSweepOptions): Promise<Threa
         const defaults = result.points[0];
         if (threads !== null && defaults && !defaults.perBatch && defaults.resolvedThreads === threads) {
             result.points.push({ threads, resolvedThreads: threads, sameRunAsDefault: true, levels: defaults.levels });
-            log(`sweep ${engine.type} threads ${threads}: the default's run (it used threads ${threads})`);
+            log(`sweep ${sweepLabel(result)} threads ${threads}: the default's run (it used threads ${threads})`);
             continue;
         }
         const workDir = await mkdtemp(join(tmpdir(), "quandex-bench-threads-"));
@@ -63,6 +65,7 @@ export async function runThreadSweep(options: ThreadSweepOptions): Promise<Threa
         try {
             server = await startQuandexServer({ models: [{ id: modelId, path: modelPath, parallel, contextSize, threads: threads ?? undefined }], engine, workDir });
             const loaded = loadedThreads(server.logPath, modelId);
+            result.build ??= engine.type === "llama-server" ? "local" : runningBuild(server.logPath);
             const point: ThreadSweepPoint = { threads, resolvedThreads: loaded?.threads ?? null, perBatch: loaded?.perBatch ?? false, levels: [] };
             result.points.push(point);
             // The llama-server engine's child generates too: its CPU counts as the server's.
@@ -71,7 +74,7 @@ export async function runThreadSweep(options: ThreadSweepOptions): Promise<Threa
             const label = `threads ${threads ?? `default (${defaultThreadsLabel(point)})`}`;
             for (const concurrency of plan.concurrencyLevels) {
                 const level = await serve.runLevel(concurrency);
-                log(describeLevel(`sweep ${engine.type} ${label}`, level));
+                log(describeLevel(`sweep ${sweepLabel(result)} ${label}`, level));
                 point.levels.push(level);
             }
         } finally {

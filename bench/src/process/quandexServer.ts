@@ -22,7 +22,7 @@ export type BenchModelConfig = {
 };
 
 /** The `engine` section of the config; omitted for the default in-process engine. */
-export type BenchEngineConfig = { type: "node-llama-cpp" } | { type: "llama-server"; path: string };
+export type BenchEngineConfig = { type: "node-llama-cpp"; build?: "auto" | "prebuilt" } | { type: "llama-server"; path: string };
 
 export type QuandexServerOptions = {
     models: BenchModelConfig[];
@@ -68,6 +68,7 @@ export async function startQuandexServer({ models, engine, workDir, maxQueue = 2
             ...(unlimited ? {} : { limits: { default_rps: 1_000_000, default_burst: 1_000_000, default_daily: null } })
         },
         ...(engine != null && engine.type !== "node-llama-cpp" && { engine: { type: engine.type, path: engine.path } }),
+        ...(engine != null && engine.type === "node-llama-cpp" && engine.build === "prebuilt" && { engine: { build: "prebuilt" } }),
         models: models.map((model) => ({
             id: model.id,
             path: model.path,
@@ -197,4 +198,24 @@ export function toYaml(value: unknown, indent = ""): string {
 
 function isPlainObject(value: unknown): value is Record<string, unknown> {
     return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+/** Which llama.cpp build the server runs (`prebuilt` or `local`), from its "quandex listening" log line; `null` when it does not say. */
+export function runningBuild(logPath: string): "prebuilt" | "local" | null {
+    let text: string;
+    try {
+        text = readFileSync(logPath, "utf8");
+    } catch {
+        return null;
+    }
+    for (const line of text.split("\n")) {
+        if (!line.includes('"quandex listening"')) continue;
+        try {
+            const build = (JSON.parse(line) as { engine?: { build?: unknown } }).engine?.build;
+            if (build === "prebuilt" || build === "local") return build;
+        } catch {
+            // Not a JSON log line.
+        }
+    }
+    return null;
 }

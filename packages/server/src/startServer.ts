@@ -30,7 +30,7 @@ export async function startServer(flags: ConfigFlags, options: { engine?: Engine
         options.engine ??
         (early.engine.type === "llama-server"
             ? await LlamaServerEngine.create({ binaryPath: early.engine.path!, gpu: early.engine.gpu, logger: logger as unknown as Logger })
-            : await NodeLlamaEngine.create({ gpu: early.engine.gpu, logger: logger as unknown as Logger }));
+            : await NodeLlamaEngine.create({ gpu: early.engine.gpu, build: early.engine.build, logger: logger as unknown as Logger }));
     const config: ServerConfig = loadConfig({ flags });
     const db = openDatabase(config.dataDir);
     let stores: LimitStores;

@@ -29,6 +29,16 @@ describe("loadConfig", () => {
         assert.equal(c.modelDefaults.gpu, "auto");
     });
 
+    it("engine: threads auto unless set; build auto or prebuilt, for node-llama-cpp only", () => {
+        assert.equal(loadConfig({ env: {}, home: "/h" }).modelDefaults.threads, "auto");
+        assert.equal(loadConfig({ env: {}, home: "/h" }).engine.build, "auto");
+        assert.equal(loadConfig({ env: { QUANDEX_CONFIG: file("model_defaults:\n  threads: 3\n") }, home: "/h" }).modelDefaults.threads, 3);
+        assert.equal(loadConfig({ env: { QUANDEX_CONFIG: file("engine:\n  build: prebuilt\n") }, home: "/h" }).engine.build, "prebuilt");
+        rejects(() => loadConfig({ env: { QUANDEX_CONFIG: file("engine:\n  build: fast\n") }, home: "/h" }), "engine.build");
+        rejects(() => loadConfig({ env: { QUANDEX_CONFIG: file("engine:\n  type: llama-server\n  path: /x/llama-server\n  build: prebuilt\n") }, home: "/h" }), "engine.build");
+        rejects(() => loadConfig({ env: { QUANDEX_CONFIG: file("model_defaults:\n  threads: 0\n") }, home: "/h" }), "model_defaults.threads");
+    });
+
     it("applies flag > env > file > default", () => {
         const cfg = file("server:\n  port: 7000\n  host: 0.0.0.0\n  max_queue: 5\n");
         const env = { QUANDEX_CONFIG: cfg, QUANDEX_PORT: "7100" };

@@ -11,8 +11,21 @@ import { NodeLlamaRunner } from "./NodeLlamaRunner.js";
 export interface NodeLlamaEngineOptions {
     /** `"auto"` uses a GPU when one works (falling back to CPU, logged); `false` never probes one. Defaults to `"auto"`. */
     gpu?: "auto" | false;
+    /**
+     * `"auto"` runs node-llama-cpp's local build when one exists (it prefers it), `"prebuilt"` the
+     * prebuilt binaries even then, to compare the two. Defaults to `"auto"`.
+     */
+    build?: "auto" | "prebuilt";
     logger?: Logger;
 }
+
+/**
+ * node-llama-cpp looks for a local build in a folder named after the build options, custom CMake
+ * options included, and falls back to its prebuilt binaries (named without them) when that folder
+ * is missing. An option no build uses therefore names a local build that never exists: the
+ * prebuilt binaries load even beside a local build. Nothing is compiled: `build` stays `"never"`.
+ */
+const preferPrebuilt = { QUANDEX_PREBUILT_BINARIES: "1" };
 
 /**
  * The in-process engine: one `Llama` per process, one context per loaded model. It never builds or
@@ -36,6 +49,7 @@ export class NodeLlamaEngine implements Engine {
         const llama = await getLlama({
             build: "never",
             gpu,
+            ...(options.build === "prebuilt" && { cmakeOptions: preferPrebuilt }),
             // 0 makes each context's `threads` exact instead of a share of a global pool.
             maxThreads: 0,
             progressLogs: false,

@@ -70,6 +70,8 @@ export const ConfigFileSchema = Type.Object(
                 {
                     type: Type.Optional(Type.Union([Type.Literal("node-llama-cpp"), Type.Literal("llama-server")])),
                     gpu: Type.Optional(Type.Union([Type.Literal("auto"), Type.Literal(false)])),
+                    /** node-llama-cpp only: `auto` (default) runs its local build when present, `prebuilt` never does. */
+                    build: Type.Optional(Type.Union([Type.Literal("auto"), Type.Literal("prebuilt")])),
                     /** llama-server only: the binary. Defaults to the one `quandex engine build` installed. */
                     path: Type.Optional(Type.String({ minLength: 1 }))
                 },

@@ -29,7 +29,13 @@ export interface ServerConfig {
     };
     readonly redisUrl: string | null;
     /** `path` is the llama-server binary (type `llama-server` only; null for node-llama-cpp). */
-    readonly engine: { readonly type: "node-llama-cpp" | "llama-server"; readonly gpu: "auto" | false; readonly path: string | null };
+    readonly engine: {
+        readonly type: "node-llama-cpp" | "llama-server";
+        readonly gpu: "auto" | false;
+        readonly path: string | null;
+        /** node-llama-cpp only: `auto` runs its local build when one exists, `prebuilt` always the prebuilt binaries. */
+        readonly build: "auto" | "prebuilt";
+    };
     readonly modelDefaults: ModelLoadOptions;
     readonly models: readonly ConfiguredModel[];
 }

@@ -127,19 +127,21 @@ function engineSettings(engine: ConfigFile["engine"], fileDir: string, home: str
     const gpu = engine?.gpu ?? "auto";
     if (type === "node-llama-cpp") {
         if (engine?.path !== undefined) throw new ConfigError("engine.path", "only the llama-server engine takes a path");
-        return { type, gpu, path: null };
+        return { type, gpu, path: null, build: engine?.build ?? "auto" };
     }
-    if (engine?.path !== undefined) return { type, gpu, path: path.resolve(fileDir, engine.path) };
+    if (engine?.build !== undefined) throw new ConfigError("engine.build", "only the node-llama-cpp engine takes a build; llama-server is always a local build");
+    const build = "auto";
+    if (engine?.path !== undefined) return { type, gpu, path: path.resolve(fileDir, engine.path), build };
     // When nothing is built yet, the path a build would have, so the startup error names it.
     const built = findBuiltLlamaServer(home)?.serverPath;
-    if (built) return { type, gpu, path: built };
+    if (built) return { type, gpu, path: built, build };
     let release = "<llama.cpp release>";
     try {
         release = bundledLlamaCppSource().release;
     } catch {
         // Only the message is affected.
     }
-    return { type, gpu, path: path.join(llamaServerInstallDir(home, release, defaultLlamaServerVariant()), "bin", "llama-server") };
+    return { type, gpu, path: path.join(llamaServerInstallDir(home, release, defaultLlamaServerVariant()), "bin", "llama-server"), build };
 }
 
 function readConfigFile(configPath: string): ConfigFile {
