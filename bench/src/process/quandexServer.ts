@@ -112,22 +112,36 @@ export async function startQuandexServer({ models, engine, workDir, maxQueue = 2
  * `threads`, and `threadsAuto` when the count follows each batch up to it); `null` when the log does not say.
  */
 export function loadedThreads(logPath: string, modelId: string): { threads: number; perBatch: boolean } | null {
+    const entry = logEntries<{ model?: string; threads?: unknown; threadsAuto?: unknown }>(logPath, "model loaded").find(
+        (e) => e.model === modelId && typeof e.threads === "number"
+    );
+    return entry ? { threads: entry.threads as number, perBatch: entry.threadsAuto === true && (entry.threads as number) > 1 } : null;
+}
+
+/** Which llama.cpp build the server runs (`prebuilt` or `local`), from its "quandex listening" log line; `null` when it does not say. */
+export function runningBuild(logPath: string): "prebuilt" | "local" | null {
+    const build = logEntries<{ engine?: { build?: unknown } }>(logPath, "quandex listening")[0]?.engine?.build;
+    return build === "prebuilt" || build === "local" ? build : null;
+}
+
+/** The server's JSON log lines with message `msg`, parsed; none when the log cannot be read. */
+function logEntries<T>(logPath: string, msg: string): T[] {
     let text: string;
     try {
         text = readFileSync(logPath, "utf8");
     } catch {
-        return null;
+        return [];
     }
+    const entries: T[] = [];
     for (const line of text.split("\n")) {
-        if (!line.includes('"model loaded"')) continue;
+        if (!line.includes(`"${msg}"`)) continue;
         try {
-            const entry = JSON.parse(line) as { model?: string; threads?: unknown; threadsAuto?: unknown };
-            if (entry.model === modelId && typeof entry.threads === "number") return { threads: entry.threads, perBatch: entry.threadsAuto === true && entry.threads > 1 };
+            entries.push(JSON.parse(line) as T);
         } catch {
             // Not a JSON log line.
         }
     }
-    return null;
+    return entries;
 }
 
 /** `quandex keys create ... --unlimited`, falling back to a plain key on a CLI that lacks the flag. */
@@ -198,24 +212,4 @@ export function toYaml(value: unknown, indent = ""): string {
 
 function isPlainObject(value: unknown): value is Record<string, unknown> {
     return typeof value === "object" && value !== null && !Array.isArray(value);
-}
-
-/** Which llama.cpp build the server runs (`prebuilt` or `local`), from its "quandex listening" log line; `null` when it does not say. */
-export function runningBuild(logPath: string): "prebuilt" | "local" | null {
-    let text: string;
-    try {
-        text = readFileSync(logPath, "utf8");
-    } catch {
-        return null;
-    }
-    for (const line of text.split("\n")) {
-        if (!line.includes('"quandex listening"')) continue;
-        try {
-            const build = (JSON.parse(line) as { engine?: { build?: unknown } }).engine?.build;
-            if (build === "prebuilt" || build === "local") return build;
-        } catch {
-            // Not a JSON log line.
-        }
-    }
-    return null;
 }
