@@ -193,12 +193,13 @@ export class InferenceService {
                 let completionTokens = 0;
                 let failed = false;
                 const { lease, finish } = await service.measuredLease(definition, signal);
-                const engineEvents = lease.runner.generate({ promptTokens, sampling }, signal)[Symbol.asyncIterator]();
-                // Asked for at once, so the prompt evaluates while the caller is still busy with
-                // "started" (the HTTP layer sends its headers then): a fifth of a small model's TTFT.
-                const firstEngineEvent = engineEvents.next();
-                firstEngineEvent.catch(() => undefined);
+                let engineEvents: AsyncIterator<GenerationEvent> | undefined;
                 try {
+                    engineEvents = lease.runner.generate({ promptTokens, sampling }, signal)[Symbol.asyncIterator]();
+                    // Asked for at once, so the prompt evaluates while the caller is still busy with
+                    // "started" (the HTTP layer sends its headers then): a fifth of a small model's TTFT.
+                    const firstEngineEvent = engineEvents.next();
+                    firstEngineEvent.catch(() => undefined);
                     yield { type: "started", queuedMs: lease.queuedMs };
                     for (let next = await firstEngineEvent; !next.done; next = await engineEvents.next()) {
                         const event = next.value;
@@ -209,9 +210,12 @@ export class InferenceService {
                     failed = !signal.aborted;
                     throw error;
                 } finally {
-                    // Queued behind a pending next(): a consumer that left after "started" still ends the run.
-                    await engineEvents.return?.(undefined);
-                    finish(failed, completionTokens);
+                    try {
+                        // Queued behind a pending next(): a consumer that left after "started" still ends the run.
+                        await engineEvents?.return?.(undefined);
+                    } finally {
+                        finish(failed, completionTokens);
+                    }
                 }
             }
         };

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { describe, it } from "node:test";
@@ -97,6 +97,28 @@ describe("ModelRegistry", () => {
             const deadline = Date.now() + 5_000;
             while (registry.list().length < 2 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 5));
             assert.deepEqual(registry.list().map((m) => m.id), ["a", "b"]);
+        } finally {
+            registry.dispose();
+        }
+    });
+
+    it("keeps watching a models directory that was removed and made again", async () => {
+        const d = dir();
+        touch(d, "a.gguf");
+        const registry = new ModelRegistry({ modelsDir: d, configured: [], defaults, rescanIntervalMs: 3_600_000 });
+        const until = async (ids: string[]): Promise<void> => {
+            const deadline = Date.now() + 5_000;
+            while (registry.list().map((m) => m.id).join() !== ids.join() && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 5));
+            assert.deepEqual(registry.list().map((m) => m.id), ids);
+        };
+        try {
+            rmSync(d, { recursive: true });
+            await until([]);
+            mkdirSync(d);
+            touch(d, "b.gguf");
+            await until(["b"]);
+            touch(d, "c.gguf");
+            await until(["b", "c"]);
         } finally {
             registry.dispose();
         }

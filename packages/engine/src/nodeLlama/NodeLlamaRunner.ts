@@ -79,12 +79,11 @@ export class NodeLlamaRunner implements ModelRunner {
         const threads = auto ? auto.max : (options.threads as number);
         // The context is set up as late as the hook below needs it; batches before that cannot exist.
         let context: LlamaContext | undefined;
-        let current = threads;
+        // Set for every batch, not only on a change: node-llama-cpp drops its thread consumer when
+        // a context goes idle and makes a new one at the creation count.
         const batches = new BatchObserver((tokens) => {
             waker.afterDispatch();
-            if (!auto || !context) return;
-            const wanted = auto.forBatch(tokens);
-            if (wanted !== current && steerContextThreads(context, wanted)) current = wanted;
+            if (auto && context) steerContextThreads(context, auto.forBatch(tokens));
         });
         try {
             context = await model.createContext({

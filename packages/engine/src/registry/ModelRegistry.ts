@@ -61,16 +61,19 @@ export class ModelRegistry {
     private scannedDirStamp: number | null = null;
     /** Set by the directory watcher when an entry changes; null when no watcher could be started. */
     private watcher: FSWatcher | null = null;
+    /** The directory the watcher watches, by inode: a directory removed or replaced needs a new watch. */
+    private watchedIno: number | null = null;
     private dirChanged = false;
+    private disposed = false;
 
     constructor(private readonly options: ModelRegistryOptions) {
         this.checkConfigured();
-        this.watchDirectory();
         this.refresh();
     }
 
     /** Stops watching the models directory. */
     dispose(): void {
+        this.disposed = true;
         this.watcher?.close();
         this.watcher = null;
     }
@@ -80,6 +83,7 @@ export class ModelRegistry {
         this.scannedAt = this.now();
         this.dirChanged = false;
         this.scannedDirStamp = this.dirStamp();
+        this.keepWatching();
         const models = new Map<string, ModelDefinition>();
         const names = new Map<string, ModelDefinition>();
         for (const configured of this.options.configured) {
@@ -147,17 +151,30 @@ export class ModelRegistry {
     /**
      * inotify (or its equivalent) marks the directory changed; the event arrives on the event loop,
      * so a file is listed from the first request after it lands. Without a watcher (no directory
-     * yet, no inotify slots left) listings fall back to a stat each.
+     * yet, no inotify slots left) listings fall back to a stat each. Every scan checks that the
+     * watch still covers the directory at that path (one removed and made again is a new inode).
      */
-    private watchDirectory(): void {
+    private keepWatching(): void {
+        let ino: number | null = null;
         try {
-            this.watcher = watch(this.options.modelsDir, { persistent: false }, () => {
+            ino = statSync(this.options.modelsDir).ino;
+        } catch {
+            // No directory (yet): nothing to watch.
+        }
+        if (this.disposed || (this.watcher && ino === this.watchedIno)) return;
+        this.watcher?.close();
+        this.watcher = null;
+        this.watchedIno = ino;
+        if (ino === null) return;
+        try {
+            const watcher = watch(this.options.modelsDir, { persistent: false }, () => {
                 this.dirChanged = true;
             });
-            this.watcher.on("error", () => {
-                this.watcher?.close();
-                this.watcher = null;
+            watcher.on("error", () => {
+                watcher.close();
+                if (this.watcher === watcher) this.watcher = null;
             });
+            this.watcher = watcher;
         } catch {
             this.watcher = null;
         }
