@@ -62,12 +62,13 @@ describe("choosing the llama-server engine in the config", () => {
     };
 
     it("defaults to node-llama-cpp, and resolves engine.path against the config file", () => {
-        assert.deepEqual(loadConfig({ env: {}, home: "/h" }).engine, { type: "node-llama-cpp", gpu: "auto", path: null });
+        assert.deepEqual(loadConfig({ env: {}, home: "/h" }).engine, { type: "node-llama-cpp", gpu: "auto", path: null, build: "auto" });
         const file = configFile("engine:\n  type: llama-server\n  path: bin/llama-server\n  gpu: false\n");
         assert.deepEqual(loadConfig({ env: { QUANDEX_CONFIG: file }, home: "/h" }).engine, {
             type: "llama-server",
             gpu: false,
-            path: path.join(path.dirname(file), "bin/llama-server")
+            path: path.join(path.dirname(file), "bin/llama-server"),
+            build: "auto"
         });
     });
 
