@@ -6,7 +6,7 @@ import { describe, it } from "node:test";
 import { ModelMetrics, percentile } from "../src/metrics/ModelMetrics.js";
 import { ModelRegistry, ModelRegistryError } from "../src/registry/ModelRegistry.js";
 import { StopSequenceMatcher } from "../src/StopSequenceMatcher.js";
-import { autoThreads, maxAutoThreads } from "../src/system/threadPolicy.js";
+import { childProcessThreads, maxAutoThreads, perBatchThreads } from "../src/system/threadPolicy.js";
 import { readTemperature } from "../src/system/readTemperature.js";
 import { TokenTextDecoder } from "../src/TokenTextDecoder.js";
 
@@ -165,29 +165,31 @@ describe("readTemperature", () => {
     });
 });
 
-describe("autoThreads", () => {
+describe("thread policy", () => {
     const MB = 1_000_000;
-    it("prebuilt: one thread for light batches, up to every core but one (every core on 2) for heavy ones", () => {
-        const tiny = autoThreads("prebuilt", 1.2 * MB, 2);
+    it("in-process: one thread for light batches, up to every core but one (every core on 2) for heavy ones", () => {
+        const tiny = perBatchThreads(1.2 * MB, 2);
         assert.equal(tiny.max, 1, "no idle second worker spinning for a model that never needs it");
         assert.equal(tiny.forBatch(1), 1);
         assert.equal(tiny.forBatch(16), 1, "the test model is fastest on one thread at any batch");
-        const synthetic = autoThreads("prebuilt", 171 * MB, 2);
+        const synthetic = perBatchThreads(171 * MB, 2);
+        assert.equal(synthetic.max, 2);
         assert.equal(synthetic.forBatch(1), 1);
         assert.equal(synthetic.forBatch(2), 1);
         assert.equal(synthetic.forBatch(8), 2);
         assert.equal(synthetic.forBatch(64), 2, "a prompt is a heavy batch");
-        const big = autoThreads("prebuilt", 4_000 * MB, 16);
+        const big = perBatchThreads(4_000 * MB, 16);
         assert.equal(big.max, 15);
         assert.equal(big.forBatch(1), 15);
-        assert.equal(autoThreads("prebuilt", 4_000 * MB, 1).forBatch(8), 1);
+        assert.equal(perBatchThreads(4_000 * MB, 1).forBatch(8), 1);
+        assert.equal(perBatchThreads(171 * MB, 2, 4).max, 1, "a context whose batches stay light gets one thread");
     });
 
-    it("an OpenMP build uses every core, except on models too small to share", () => {
-        assert.equal(autoThreads("local", 171 * MB, 2).max, 2);
-        assert.equal(autoThreads("local", 171 * MB, 2).forBatch(1), 2);
-        assert.equal(autoThreads("local", 1.2 * MB, 2).max, 1);
-        assert.equal(maxAutoThreads("local", 8), 8);
-        assert.equal(maxAutoThreads("prebuilt", 8), 7);
+    it("a llama-server child gets every core, except for models too small to share", () => {
+        assert.equal(childProcessThreads(171 * MB, 2), 2);
+        assert.equal(childProcessThreads(1.2 * MB, 2), 1);
+        assert.equal(maxAutoThreads("child-process", 8), 8);
+        assert.equal(maxAutoThreads("in-process", 8), 7);
+        assert.equal(maxAutoThreads("in-process", 2), 2);
     });
 });

@@ -5,7 +5,7 @@ import { QuandexError, type Backend } from "@quandex/protocol";
 import type { DeviceInfo, Engine, EngineInfo, LoadRequest, ModelLoadOptions, ModelRunner } from "../Engine.js";
 import { silentLogger, type Logger } from "../Logger.js";
 import { checkGgufFile } from "../nodeLlama/checkGgufFile.js";
-import { autoThreads, maxAutoThreads } from "../system/threadPolicy.js";
+import { childProcessThreads, maxAutoThreads } from "../system/threadPolicy.js";
 import { readMemory } from "../system/readMemory.js";
 import { inspectLlamaServer, listLlamaServerDevices, type LlamaServerBinaryInfo, type LlamaServerDevice } from "./inspectLlamaServer.js";
 import { readLlamaServerInstall } from "./LlamaServerBuild.js";
@@ -64,7 +64,7 @@ export class LlamaServerEngine implements Engine {
             llamaCppRelease: this.release,
             backend: this.backend(),
             // An OpenMP build scales with threads; see system/threadPolicy.ts.
-            defaultThreads: maxAutoThreads("local")
+            defaultThreads: maxAutoThreads("child-process")
         };
     }
 
@@ -77,7 +77,7 @@ export class LlamaServerEngine implements Engine {
         await checkGgufFile(request.path);
         const { threads } = request.options;
         // Resolved once, so the child's arguments and the "model loaded" log say the same count.
-        request = { ...request, options: { ...request.options, threads: threads === "auto" ? autoThreads("local", fileBytes(request.path)).max : threads } };
+        request = { ...request, options: { ...request.options, threads: threads === "auto" ? childProcessThreads(fileBytes(request.path)) : threads } };
         let server: LlamaServerProcess;
         try {
             server = await LlamaServerProcess.start({
@@ -133,7 +133,7 @@ export class LlamaServerEngine implements Engine {
      */
     private argsFor(modelPath: string, options: ModelLoadOptions, backend: Backend): string[] {
         const { supports } = this.binary;
-        const threads = String(options.threads === "auto" ? autoThreads("local", fileBytes(modelPath)).max : options.threads);
+        const threads = String(options.threads === "auto" ? childProcessThreads(fileBytes(modelPath)) : options.threads);
         const args = [
             "--model", modelPath,
             "--ctx-size", String(options.contextSize * options.parallel),

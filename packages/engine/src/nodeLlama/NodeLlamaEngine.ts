@@ -76,7 +76,7 @@ export class NodeLlamaEngine implements Engine {
             build,
             llamaCppRelease: this.llama.llamaCppRelease.release ?? null,
             backend: toBackend(this.llama.gpu),
-            defaultThreads: maxAutoThreads(build)
+            defaultThreads: maxAutoThreads("in-process")
         };
     }
 

@@ -26,7 +26,7 @@ import type { Logger } from "../Logger.js";
 import { StopSequenceMatcher } from "../StopSequenceMatcher.js";
 import { TokenTextDecoder } from "../TokenTextDecoder.js";
 import { TrailingWhitespaceTrimmer } from "../TrailingWhitespaceTrimmer.js";
-import { autoThreads } from "../system/threadPolicy.js";
+import { perBatchThreads } from "../system/threadPolicy.js";
 import { BatchObserver } from "./BatchObserver.js";
 import { DispatchWaker, EventPump } from "./EventPump.js";
 import { steerContextThreads } from "./steerContextThreads.js";
@@ -72,10 +72,9 @@ export class NodeLlamaRunner implements ModelRunner {
         const gpuLayers = llama.gpu === false || options.gpu === false ? 0 : options.gpu === true ? "max" : options.gpu;
         const model = await llama.loadModel({ modelPath: request.path, gpuLayers, loadSignal: request.signal });
         const waker = new DispatchWaker();
-        const build = llama.buildType === "localBuild" ? "local" : "prebuilt";
         // node-llama-cpp's default batch: the most tokens one decode can hold.
         const maxBatchTokens = Math.min(options.contextSize * options.parallel, 512);
-        const auto = options.threads === "auto" ? autoThreads(build, model.size, undefined, maxBatchTokens) : null;
+        const auto = options.threads === "auto" ? perBatchThreads(model.size, undefined, maxBatchTokens) : null;
         const threads = auto ? auto.max : (options.threads as number);
         // The context is set up as late as the hook below needs it; batches before that cannot exist.
         let context: LlamaContext | undefined;
