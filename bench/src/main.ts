@@ -26,7 +26,7 @@ import { parseArgs } from "node:util";
 import { runControlPlaneBench, type ControlPlaneResult } from "./controlPlaneBench.js";
 import { describeBaselineSettings, describeLevel, formatMb } from "./format.js";
 import { makeSyntheticModel, syntheticModelPresets } from "./makeSyntheticModel.js";
-import type { LevelMetrics } from "./metrics.js";
+import { alternateRounds, type LevelMetrics } from "./metrics.js";
 import { benchDir, defaultTestModelPath, repoRoot } from "./paths.js";
 import { BaselineWorker } from "./process/BaselineWorker.js";
 import { readRssBytes } from "./process/childServer.js";
@@ -78,6 +78,7 @@ async function main(): Promise<number> {
             "max-tokens": { type: "string" },
             "warmup-requests": { type: "string" },
             "request-rate": { type: "string" },
+            rounds: { type: "string" },
             threads: { type: "string", default: "1" },
             "context-size": { type: "string", default: "512" },
             "skip-baseline": { type: "boolean", default: false },
@@ -100,7 +101,7 @@ async function main(): Promise<number> {
     if (values.help) {
         console.log(
             "Usage: npm run bench -- [--smoke] [--models tiny,85m,synthetic-tiny] [--concurrency 1,4,8,16] [--max-tokens N] [--warmup-requests 4]\n" +
-                "       [--request-rate R] [--threads 1] [--context-size 512] [--skip-baseline] [--skip-control-plane]\n" +
+                "       [--request-rate R] [--rounds 3] [--threads 1] [--context-size 512] [--skip-baseline] [--skip-control-plane]\n" +
                 "       [--engines node-llama-cpp,llama-server] [--llama-server PATH] [--llama-server-threads N (default: the engine's choice)]\n" +
                 "       [--thread-sweep | --skip-thread-sweep] [--thread-sweep-threads 1,2] [--thread-sweep-concurrency 1,8]\n" +
                 "       [--autocannon-duration S] [--autocannon-connections 10] [--report | --no-report]\n" +
@@ -168,7 +169,8 @@ async function main(): Promise<number> {
             ...(values["max-tokens"] != null && { maxTokens: Number.parseInt(values["max-tokens"], 10) }),
             ...(values["warmup-requests"] != null && { warmupRequests: Number.parseInt(values["warmup-requests"], 10) }),
             concurrencyLevels,
-            requestRate
+            requestRate,
+            rounds: values.rounds != null ? Number.parseInt(values.rounds, 10) : smoke ? 1 : 3
         };
         const path = await choice.path();
         const run: ModelRun = {
@@ -216,13 +218,18 @@ async function main(): Promise<number> {
                 run.baseline = { settings: worker.settings, levels: [] };
                 log(describeBaselineSettings(worker.settings));
             }
-            // Server and baseline levels alternate, so the slow drift of a shared machine hits both alike.
+            // Server and baseline levels alternate, round after round, so the slow drift of a shared machine hits both alike.
             for (const concurrency of concurrencyLevels) {
-                const level = await serve.runLevel(concurrency);
+                const baselineWorker = worker;
+                const { a: level, b: baselineLevel } = await alternateRounds(
+                    plan.rounds ?? 1,
+                    () => serve!.runLevel(concurrency),
+                    baselineWorker ? () => baselineWorker.runLevel(concurrency) : null,
+                    (side, round, index) => log(describeLevel(`${side === "a" ? "server" : "baseline"} round ${index}`, round))
+                );
                 log(describeLevel("server", level));
                 run.server.levels.push(level);
-                if (worker != null) {
-                    const baselineLevel = await worker.runLevel(concurrency);
+                if (baselineLevel != null) {
                     log(describeLevel("baseline", baselineLevel));
                     run.baseline!.levels.push(baselineLevel);
                 }

@@ -54,6 +54,8 @@ export type LevelMetrics = {
      * On a machine with few cores, the client's share is CPU the generator did not get.
      */
     cpuMs?: { generator: number | null; client: number | null };
+    /** How many rounds were merged into this figure (absent: one). */
+    rounds?: number;
 };
 
 /** Percentile with linear interpolation between closest ranks (numpy's default, which vLLM uses). */
@@ -114,4 +116,81 @@ export function summarizeLevel(
         itlMs: distribution(itl),
         e2eMs: distribution(e2e)
     };
+}
+
+/**
+ * One level's figure from several rounds of it. Counts, tokens, durations and CPU add up, so
+ * throughput is all tokens over all measured time; a mean is weighted by its count; p50 and p99 are
+ * the median of the rounds' (the requests themselves are not kept), so one round disturbed by a
+ * neighbour on a shared machine cannot move them.
+ */
+export function mergeRounds(rounds: readonly LevelMetrics[]): LevelMetrics {
+    if (rounds.length === 1) return rounds[0]!;
+    if (rounds.length === 0) throw new Error("mergeRounds: no rounds");
+    const median = (values: number[]): number => percentile([...values].sort((a, b) => a - b), 50);
+    const merged = (pick: (level: LevelMetrics) => Distribution): Distribution => {
+        const parts = rounds.map(pick).filter((d) => d.count > 0);
+        const count = parts.reduce((sum, d) => sum + d.count, 0);
+        if (count === 0) return distribution([]);
+        return {
+            count,
+            mean: parts.reduce((sum, d) => sum + d.mean * d.count, 0) / count,
+            p50: median(parts.map((d) => d.p50)),
+            p99: median(parts.map((d) => d.p99)),
+            min: Math.min(...parts.map((d) => d.min)),
+            max: Math.max(...parts.map((d) => d.max))
+        };
+    };
+    const sum = (pick: (level: LevelMetrics) => number): number => rounds.reduce((total, level) => total + pick(level), 0);
+    const cpu = (pick: (c: NonNullable<LevelMetrics["cpuMs"]>) => number | null): number | null => {
+        const values = rounds.map((level) => (level.cpuMs ? pick(level.cpuMs) : null));
+        return values.some((value) => value == null) ? null : values.reduce((total: number, value) => total + value!, 0);
+    };
+    const durationS = sum((level) => level.durationS);
+    const completed = sum((level) => level.completed);
+    const totalOutputTokens = sum((level) => level.totalOutputTokens);
+    const first = rounds[0]!;
+    return {
+        concurrency: first.concurrency,
+        requestRate: first.requestRate,
+        completed,
+        failed: sum((level) => level.failed),
+        errors: [...new Set(rounds.flatMap((level) => level.errors))].slice(0, 5),
+        wrongLength: sum((level) => level.wrongLength),
+        durationS,
+        totalOutputTokens,
+        requestThroughput: durationS > 0 ? completed / durationS : 0,
+        outputThroughput: durationS > 0 ? totalOutputTokens / durationS : 0,
+        ttftMs: merged((level) => level.ttftMs),
+        tpotMs: merged((level) => level.tpotMs),
+        itlMs: merged((level) => level.itlMs),
+        e2eMs: merged((level) => level.e2eMs),
+        ...(rounds.every((level) => level.cpuMs) && { cpuMs: { generator: cpu((c) => c.generator), client: cpu((c) => c.client) } }),
+        rounds: rounds.length
+    };
+}
+
+/**
+ * Runs one level of two sides in turn, `rounds` times (a, b, a, b, ...), so the slow drift of a
+ * shared machine hits both alike, and merges each side's rounds. `b` may be absent.
+ */
+export async function alternateRounds(
+    rounds: number,
+    a: () => Promise<LevelMetrics>,
+    b: (() => Promise<LevelMetrics>) | null,
+    onRound?: (side: "a" | "b", level: LevelMetrics, round: number) => void
+): Promise<{ a: LevelMetrics; b: LevelMetrics | null }> {
+    const as: LevelMetrics[] = [];
+    const bs: LevelMetrics[] = [];
+    for (let round = 1; round <= Math.max(1, rounds); round++) {
+        const levelA = await a();
+        onRound?.("a", levelA, round);
+        as.push(levelA);
+        if (b) {
+            const levelB = await b();
+            onRound?.("b", levelB, round);
+            bs.push(levelB);
+        }
+    }
+    return { a: mergeRounds(as), b: b ? mergeRounds(bs) : null };
 }

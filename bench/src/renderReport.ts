@@ -117,7 +117,9 @@ export function renderReport(result: RunResult): string {
                 "It is given the prompt as the tokens the server uses (`model.tokenize(prompt)`; LlamaCompletion adds BOS), so both generate the same tokens: " +
                 "given a string, LlamaCompletion tokenizes without the leading space, and a different prompt makes a different (random-weight: differently UTF-8-split) text.",
             "- **Levels:** at concurrency N, N requests are in flight at once (vLLM's `--max-concurrency`); with `--request-rate R` arrivals are Poisson at R req/s. " +
-                "Server and baseline levels alternate (server at N, baseline at N, then the next N), never overlapping, so slow drift of a shared machine hits both alike.",
+                "Server and baseline levels alternate (server at N, baseline at N, then the next N), never overlapping, so slow drift of a shared machine hits both alike. " +
+                "With `--rounds R` (default 3) each level runs R times per side in turn (server, baseline, server, ...; Quandex and llama-server direct likewise; a sweep setting R times in a row): " +
+                "tokens and times add up, so throughput is all tokens over all measured time; means are weighted by count; p50 and p99 are the median of the rounds' p50 and p99.",
             "- **Metrics (vLLM's definitions, measured at the client):** TTFT = send → first chunk with non-empty text; TPOT = (e2e − TTFT) / (output tokens − 1), " +
                 "output tokens from the final chunk's `usage.completion_tokens`; ITL = gaps between consecutive text chunks; e2e = send → `[DONE]`. " +
                 "Throughput = tokens (or requests) ÷ wall time from the first send to the last completion. Percentiles interpolate linearly (numpy's default); " +
@@ -148,7 +150,7 @@ function modelSection(model: ModelRun): string[] {
     out.push(
         `File ${formatMb(model.fileBytes)}. Settings: threads ${model.threads}, context_size ${model.contextSize} per sequence, ` +
             `parallel ${model.parallel}, max_tokens ${model.plan.maxTokens}, requests per level max(${model.plan.minRequests}, ${model.plan.requestsPerSlot} × concurrency), ` +
-            `request rate ${model.plan.requestRate ?? "inf"}` +
+            `request rate ${model.plan.requestRate ?? "inf"}, ${model.plan.rounds ?? 1} round${(model.plan.rounds ?? 1) === 1 ? "" : "s"} per level and side` +
             (model.plan.warmupRequests == null ? "." : `, ${model.plan.warmupRequests} unscored warm-up requests per side before its first level.`)
     );
     if (model.server != null) {

@@ -76,6 +76,11 @@ export type LoadPlan = {
      * first level, so the first level does not measure a cold JIT. Defaults to {@link defaultWarmupRequests}.
      */
     warmupRequests?: number;
+    /**
+     * Times each level runs, alternating with the side it is compared with (server, baseline,
+     * server, ...), merged into one figure per side (see `mergeRounds`). Defaults to 1.
+     */
+    rounds?: number;
 };
 
 export const defaultWarmupRequests = 4;

@@ -10,7 +10,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { defaultThreadsLabel, describeLevel, sweepLabel } from "./format.js";
 import { quandexChildArgs } from "./llamaServer/directLlamaServer.js";
-import type { LevelMetrics } from "./metrics.js";
+import { alternateRounds, type LevelMetrics } from "./metrics.js";
 import { loadedThreads, runningBuild, startQuandexServer, type BenchEngineConfig, type QuandexServer } from "./process/quandexServer.js";
 import type { LoadPlan } from "./runLoad.js";
 import { ServeBench } from "./serveBench.js";
@@ -73,7 +73,8 @@ export async function runThreadSweep(options: ThreadSweepOptions): Promise<Threa
             serve = await ServeBench.open({ baseUrl: server.baseUrl, apiKey: server.apiKey, model: modelId, plan, pids });
             const label = `threads ${threads ?? `default (${defaultThreadsLabel(point)})`}`;
             for (const concurrency of plan.concurrencyLevels) {
-                const level = await serve.runLevel(concurrency);
+                const server = serve;
+                const { a: level } = await alternateRounds(plan.rounds ?? 1, () => server.runLevel(concurrency), null);
                 log(describeLevel(`sweep ${sweepLabel(result)} ${label}`, level));
                 point.levels.push(level);
             }

@@ -5,7 +5,7 @@
  */
 import { setTimeout as sleep } from "node:timers/promises";
 import { describeLevel } from "../format.js";
-import type { LevelMetrics } from "../metrics.js";
+import { alternateRounds, type LevelMetrics } from "../metrics.js";
 import { readRssBytes } from "../process/childServer.js";
 import { loadedThreads, startQuandexServer, type QuandexServer } from "../process/quandexServer.js";
 import type { LoadPlan } from "../runLoad.js";
@@ -81,12 +81,17 @@ export async function runLlamaServerLegs(options: LlamaServerLegsOptions, run: L
         const directBench = await DirectBench.open(direct.origin, plan, direct.pid);
         meanPromptTokens = directBench.meanPromptTokens;
         for (const concurrency of plan.concurrencyLevels) {
-            const level = await serve.runLevel(concurrency);
+            const quandexBench = serve;
+            const { a: level, b: directLevel } = await alternateRounds(
+                plan.rounds ?? 1,
+                () => quandexBench.runLevel(concurrency),
+                () => directBench.runLevel(concurrency),
+                (side, round, index) => log(describeLevel(`${side === "a" ? "quandex/llama-server" : "llama-server direct"} round ${index}`, round))
+            );
             log(describeLevel("quandex/llama-server", level));
             run.quandex.levels.push(level);
-            const directLevel = await directBench.runLevel(concurrency);
-            log(describeLevel("llama-server direct", directLevel));
-            run.direct.levels.push(directLevel);
+            log(describeLevel("llama-server direct", directLevel!));
+            run.direct.levels.push(directLevel!);
         }
     } finally {
         serve?.close();
