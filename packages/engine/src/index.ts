@@ -10,6 +10,7 @@ export * from "./scheduler/Lease.js";
 export * from "./scheduler/Scheduler.js";
 export * from "./nodeLlama/NodeLlamaEngine.js";
 export * from "./nodeLlama/checkGgufFile.js";
+export * from "./nodeLlama/buildNodeLlamaCppLocal.js";
 export * from "./system/threadPolicy.js";
 export * from "./system/readTemperature.js";
 export * from "./system/readMemory.js";

@@ -17,6 +17,25 @@ async function createKey(dataDir: string, scopes = "generate,read,admin"): Promi
     return JSON.parse(res.stdout) as { id: string; key: string; scopes: string[]; name: string };
 }
 
+describe("quandex engine", () => {
+    it("engine build --for node-llama-cpp runs node-llama-cpp's offline source build (shown by --dry-run)", async () => {
+        const cpu = await runCli(["engine", "build", "--for", "node-llama-cpp", "--dry-run", "--json"]);
+        assert.equal(cpu.code, 0, cpu.stderr);
+        const plan = JSON.parse(cpu.stdout) as { command: string[]; variant: string; release: string };
+        assert.equal(plan.variant, "cpu");
+        assert.match(plan.command[1]!, /node-llama-cpp[\\/]dist[\\/]cli[\\/]cli\.js$/);
+        assert.deepEqual(plan.command.slice(2), ["source", "download", "--release", plan.release, "--gpu", "false", "--noUsageExample"]);
+        const cuda = JSON.parse((await runCli(["engine", "build", "--for", "node-llama-cpp", "--gpu", "cuda", "--dry-run", "--json"])).stdout) as { command: string[] };
+        assert.equal(cuda.command[cuda.command.indexOf("--gpu") + 1], "cuda");
+        const wrong = await runCli(["engine", "build", "--for", "ollama"]);
+        assert.notEqual(wrong.code, 0);
+        assert.match(wrong.stderr, /llama-server or node-llama-cpp/);
+        const jobs = await runCli(["engine", "build", "--for", "node-llama-cpp", "--jobs", "2", "--dry-run"]);
+        assert.notEqual(jobs.code, 0);
+        assert.match(jobs.stderr, /--jobs and --keep-build-dir apply to the llama-server build only/);
+    });
+});
+
 describe("quandex keys", () => {
     it("creates a key printed once, stores only its hash, lists and revokes it", async () => {
         const dataDir = tmp();

@@ -3,6 +3,9 @@ import path from "node:path";
 import { InvalidArgumentError, type Command } from "commander";
 import {
     buildLlamaServer,
+    buildNodeLlamaCppLocal,
+    hasNodeLlamaCppLocalBuild,
+    nodeLlamaCppLocalBuildPlan,
     defaultLlamaServerVariant,
     findBuiltLlamaServer,
     inspectLlamaServer,
@@ -12,6 +15,8 @@ import {
 } from "@quandex/engine";
 
 interface BuildFlags {
+    for: "llama-server" | "node-llama-cpp";
+    dryRun?: boolean;
     gpu?: LlamaServerVariant;
     jobs?: number;
     force?: boolean;
@@ -21,11 +26,16 @@ interface BuildFlags {
 
 /** `quandex engine build|path|check`: the llama-server binary behind `engine: {type: llama-server}`. */
 export function register(program: Command): void {
-    const engine = program.command("engine").description("Build and check the llama-server binary used by the llama-server engine");
+    const engine = program.command("engine").description("Build and check the engines' llama.cpp binaries (llama-server, and node-llama-cpp's optional local build)");
 
     engine
         .command("build")
-        .description("Compile llama-server from the llama.cpp source bundled with node-llama-cpp (no network; ~15 min on 2 cores)")
+        .description(
+            "Compile llama-server (default), or with --for node-llama-cpp the in-process engine's optional OpenMP build, " +
+                "from the llama.cpp source bundled with node-llama-cpp (no network; 12-15 min on 2 cores)"
+        )
+        .option("--for <engine>", "llama-server (default) | node-llama-cpp", parseEngine, "llama-server")
+        .option("--dry-run", "node-llama-cpp: print the build command without running it")
         .option("--gpu <variant>", `back end to build for: ${llamaServerVariants.join("|")} (default ${defaultLlamaServerVariant()})`, parseVariant)
         .option("--jobs <n>", "parallel compile jobs (default: the number of cores)", parseJobs)
         .option("--force", "rebuild even when a matching build is installed")
@@ -35,6 +45,8 @@ export function register(program: Command): void {
             const home = quandexHome();
             const variant = flags.gpu ?? defaultLlamaServerVariant();
             const say = (line: string): void => void process.stderr.write(`${line}\n`);
+            if (flags.for === "node-llama-cpp") return buildInProcess(flags, variant, say);
+            if (flags.dryRun) throw new Error("--dry-run applies to --for node-llama-cpp");
             let result;
             try {
                 result = await buildLlamaServer({
@@ -111,4 +123,33 @@ function parseJobs(value: string): number {
 function formatDuration(seconds: number): string {
     const minutes = Math.floor(seconds / 60);
     return minutes > 0 ? `${minutes} min ${seconds % 60} s` : `${seconds} s`;
+}
+
+/** `engine build --for node-llama-cpp`: node-llama-cpp's local build, which the in-process engine prefers once present. */
+async function buildInProcess(flags: BuildFlags, variant: LlamaServerVariant, say: (line: string) => void): Promise<void> {
+    if (flags.jobs !== undefined || flags.keepBuildDir) throw new Error("--jobs and --keep-build-dir apply to the llama-server build only");
+    const plan = nodeLlamaCppLocalBuildPlan(variant);
+    if (flags.dryRun) {
+        process.stdout.write(flags.json ? `${JSON.stringify(plan, null, 2)}\n` : `${plan.command.join(" ")}\n`);
+        return;
+    }
+    if (!flags.force && (await hasNodeLlamaCppLocalBuild(variant))) {
+        say(`node-llama-cpp already has a local build for ${variant}; nothing to do (--force rebuilds).`);
+        if (flags.json) process.stdout.write(`${JSON.stringify({ skipped: true, ...plan }, null, 2)}\n`);
+        return;
+    }
+    say(
+        `Building node-llama-cpp's local llama.cpp ${plan.release} (${variant}, OpenMP, native CPU flags) from the source its package bundles, with no network.\n` +
+            "This takes about 12 minutes on 2 cores. The in-process engine loads it at its next start (/v1/stats engine.build: local);\n" +
+            "`engine: {build: prebuilt}` in the config keeps the prebuilt binaries."
+    );
+    const started = performance.now();
+    await buildNodeLlamaCppLocal(plan);
+    say(`Built in ${formatDuration((performance.now() - started) / 1000)}. Restart \`quandex serve\` to use it.`);
+    if (flags.json) process.stdout.write(`${JSON.stringify({ skipped: false, ...plan }, null, 2)}\n`);
+}
+
+function parseEngine(value: string): "llama-server" | "node-llama-cpp" {
+    if (value !== "llama-server" && value !== "node-llama-cpp") throw new InvalidArgumentError("expected llama-server or node-llama-cpp");
+    return value;
 }
