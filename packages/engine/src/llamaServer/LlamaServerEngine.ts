@@ -75,14 +75,14 @@ export class LlamaServerEngine implements Engine {
             throw new QuandexError("model_unavailable", { model: request.id, detail: "its config says gpu: true, but this llama-server has no usable GPU" });
         }
         await checkGgufFile(request.path);
-        const { threads } = request.options;
         // Resolved once, so the child's arguments and the "model loaded" log say the same count.
-        request = { ...request, options: { ...request.options, threads: threads === "auto" ? childProcessThreads(fileBytes(request.path)) : threads } };
+        const threads = request.options.threads === "auto" ? childProcessThreads(fileBytes(request.path)) : request.options.threads;
+        request = { ...request, options: { ...request.options, threads } };
         let server: LlamaServerProcess;
         try {
             server = await LlamaServerProcess.start({
                 binaryPath: this.binary.path,
-                args: this.argsFor(request.path, request.options, backend),
+                args: this.argsFor(request.path, request.options, threads, backend),
                 modelId: request.id,
                 logger: this.logger,
                 signal: request.signal,
@@ -131,15 +131,14 @@ export class LlamaServerEngine implements Engine {
      * llama-server's `-c` is the total context, split evenly across the `-np` slots, so each slot
      * gets `contextSize` tokens when `-c` is `contextSize * parallel` and the KV cache is not unified.
      */
-    private argsFor(modelPath: string, options: ModelLoadOptions, backend: Backend): string[] {
+    private argsFor(modelPath: string, options: ModelLoadOptions, threads: number, backend: Backend): string[] {
         const { supports } = this.binary;
-        const threads = String(options.threads === "auto" ? childProcessThreads(fileBytes(modelPath)) : options.threads);
         const args = [
             "--model", modelPath,
             "--ctx-size", String(options.contextSize * options.parallel),
             "--parallel", String(options.parallel),
-            "--threads", threads,
-            "--threads-batch", threads
+            "--threads", String(threads),
+            "--threads-batch", String(threads)
         ];
         if (supports.noKvUnified) args.push("--no-kv-unified");
         const layers = this.gpuLayersArg(options, backend);

@@ -82,8 +82,9 @@ export class ModelRegistry {
     refresh(): void {
         this.scannedAt = this.now();
         this.dirChanged = false;
-        this.scannedDirStamp = this.dirStamp();
-        this.keepWatching();
+        const dir = this.dirStat();
+        this.scannedDirStamp = dir?.mtimeMs ?? null;
+        this.keepWatching(dir?.ino ?? null);
         const models = new Map<string, ModelDefinition>();
         const names = new Map<string, ModelDefinition>();
         for (const configured of this.options.configured) {
@@ -154,13 +155,7 @@ export class ModelRegistry {
      * yet, no inotify slots left) listings fall back to a stat each. Every scan checks that the
      * watch still covers the directory at that path (one removed and made again is a new inode).
      */
-    private keepWatching(): void {
-        let ino: number | null = null;
-        try {
-            ino = statSync(this.options.modelsDir).ino;
-        } catch {
-            // No directory (yet): nothing to watch.
-        }
+    private keepWatching(ino: number | null): void {
         if (this.disposed || (this.watcher && ino === this.watchedIno)) return;
         this.watcher?.close();
         this.watcher = null;
@@ -181,8 +176,14 @@ export class ModelRegistry {
     }
 
     private dirStamp(): number | null {
+        return this.dirStat()?.mtimeMs ?? null;
+    }
+
+    /** The models directory's mtime and inode; `null` when there is no directory (yet). */
+    private dirStat(): { mtimeMs: number; ino: number } | null {
         try {
-            return statSync(this.options.modelsDir).mtimeMs;
+            const { mtimeMs, ino } = statSync(this.options.modelsDir);
+            return { mtimeMs, ino };
         } catch {
             return null;
         }
