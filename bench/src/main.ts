@@ -24,13 +24,13 @@ import { join, relative } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { parseArgs } from "node:util";
 import { runControlPlaneBench, type ControlPlaneResult } from "./controlPlaneBench.js";
-import { describeBaselineSettings, describeLevel, formatMb } from "./format.js";
+import { describeBaselineSettings, describeLevel, formatMb, sweepLabel } from "./format.js";
 import { makeSyntheticModel, syntheticModelPresets } from "./makeSyntheticModel.js";
 import { alternateRounds, type LevelMetrics } from "./metrics.js";
 import { benchDir, defaultTestModelPath, repoRoot } from "./paths.js";
 import { BaselineWorker } from "./process/BaselineWorker.js";
 import { readRssBytes } from "./process/childServer.js";
-import { startQuandexServer, type QuandexServer } from "./process/quandexServer.js";
+import { startQuandexServer, type BenchEngineConfig, type QuandexServer } from "./process/quandexServer.js";
 import { renderReport } from "./renderReport.js";
 import type { ModelRun, RunResult } from "./RunResult.js";
 import { defaultWarmupRequests, type LoadPlan } from "./runLoad.js";
@@ -38,7 +38,7 @@ import { ServeBench } from "./serveBench.js";
 import { findLlamaServer, type LlamaServerBinaries } from "./llamaServer/findLlamaServer.js";
 import { runLlamaServerLegs, type LlamaServerRun } from "./llamaServer/llamaServerLegs.js";
 import { runTargets } from "./targets.js";
-import { runThreadSweep } from "./threadSweep.js";
+import { runThreadSweep, type ThreadSweepRun } from "./threadSweep.js";
 
 type ModelChoice = { key: string; id: string; description: string; plan: Omit<LoadPlan, "concurrencyLevels" | "requestRate">; path: () => Promise<string> };
 
@@ -299,39 +299,32 @@ async function main(): Promise<number> {
         }
 
         if (threadSweep) {
-            run.threadSweep = [];
+            const sweeps: ThreadSweepRun[] = [];
+            run.threadSweep = sweeps;
+            const sweep = async (engine: BenchEngineConfig): Promise<ThreadSweepRun> => {
+                const result = await runThreadSweep({
+                    engine,
+                    modelId: choice.id,
+                    modelPath: path,
+                    plan,
+                    concurrencyLevels: sweepConcurrency,
+                    threadCounts: sweepThreads,
+                    contextSize,
+                    parallel: Math.max(parallel, ...sweepConcurrency),
+                    log
+                });
+                sweeps.push(result);
+                for (const point of result.points) {
+                    problems.push(...levelProblems(`thread sweep ${sweepLabel(result)} ${choice.id} threads ${point.threads ?? "default"}`, point.levels, plan));
+                }
+                return result;
+            };
             const sweepEngines = engines.filter((engine) => engine === "node-llama-cpp" || binaries != null);
             for (const engine of sweepEngines) {
                 try {
-                    const sweep = await runThreadSweep({
-                        engine: engine === "llama-server" ? { type: "llama-server", path: binaries!.server } : { type: "node-llama-cpp" },
-                        modelId: choice.id,
-                        modelPath: path,
-                        plan,
-                        concurrencyLevels: sweepConcurrency,
-                        threadCounts: sweepThreads,
-                        contextSize,
-                        parallel: Math.max(parallel, ...sweepConcurrency),
-                        log
-                    });
-                    run.threadSweep.push(sweep);
-                    for (const point of sweep.points) problems.push(...levelProblems(`thread sweep ${engine} ${choice.id} threads ${point.threads ?? "default"}`, point.levels, plan));
+                    const result = await sweep(engine === "llama-server" ? { type: "llama-server", path: binaries!.server } : { type: "node-llama-cpp" });
                     // With node-llama-cpp's local OpenMP build installed, the same sweep on the prebuilt binaries shows both builds side by side.
-                    if (engine === "node-llama-cpp" && sweep.build === "local") {
-                        const prebuilt = await runThreadSweep({
-                            engine: { type: "node-llama-cpp", build: "prebuilt" },
-                            modelId: choice.id,
-                            modelPath: path,
-                            plan,
-                            concurrencyLevels: sweepConcurrency,
-                            threadCounts: sweepThreads,
-                            contextSize,
-                            parallel: Math.max(parallel, ...sweepConcurrency),
-                            log
-                        });
-                        run.threadSweep.push(prebuilt);
-                        for (const point of prebuilt.points) problems.push(...levelProblems(`thread sweep prebuilt ${choice.id} threads ${point.threads ?? "default"}`, point.levels, plan));
-                    }
+                    if (engine === "node-llama-cpp" && result.build === "local") await sweep({ type: "node-llama-cpp", build: "prebuilt" });
                 } catch (error) {
                     problems.push(`thread sweep of ${choice.id} on ${engine} failed: ${error instanceof Error ? error.message : String(error)}`);
                     log(problems[problems.length - 1]!);
