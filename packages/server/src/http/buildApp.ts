@@ -15,6 +15,7 @@ import { adminKeysRoutes } from "./routes/adminKeysRoutes.js";
 import { usageRoute } from "./routes/usageRoute.js";
 import { authHook } from "./authHook.js";
 import { sendError, toQuandexError } from "./errorReply.js";
+import { endOfTurn } from "./endOfTurn.js";
 import { Lifecycle } from "./Lifecycle.js";
 import { generateRoute } from "./routes/generateRoute.js";
 import { healthRoute } from "./routes/healthRoute.js";
@@ -111,12 +112,19 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
         const scope = route.config?.scope;
         if (scope === undefined) return;
         const authenticateFor = authenticate(scope);
-        const gate = limits
-            ? async (request: FastifyRequest, reply: FastifyReply): Promise<void> => {
-                  await authenticateFor(request, reply);
-                  await limits.onAuthenticated(request, reply);
-              }
-            : authenticateFor;
+        // An admitted request's remaining work (body, handler, answer) runs at the end of the
+        // event-loop turn, with every other request that turn admitted. Answering one by one, each
+        // write to a client that had gone idle woke it (on a VM, an inter-processor interrupt inside
+        // our write call); a turn's answers written back to back wake it once, and the handlers run
+        // back to back on warm caches. Measured with autocannon on loopback (DEVELOPERS.md, "The
+        // control plane's cost per request"): server CPU per authenticated GET /v1/models fell from
+        // about 50 to 38 µs. A lone request waits one `setImmediate`; under load a request waits for
+        // the turn's earlier ones, tens of microseconds each. Refusals (401, 403, 429) go out at once.
+        const gate = async (request: FastifyRequest, reply: FastifyReply): Promise<void> => {
+            await authenticateFor(request, reply);
+            if (limits) await limits.onAuthenticated(request, reply);
+            await endOfTurn();
+        };
         const own = route.onRequest === undefined ? [] : Array.isArray(route.onRequest) ? route.onRequest : [route.onRequest];
         route.onRequest = [gate, ...own];
     });
