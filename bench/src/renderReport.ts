@@ -1,4 +1,5 @@
 import { defaultThreadsLabel, sweepLabel, fmt, formatMb, levelsTable, markdownTable } from "./format.js";
+import { generatedTokensRate } from "./llamaServer/batchedBench.js";
 import type { LevelMetrics } from "./metrics.js";
 import type { ModelRun, RunResult } from "./RunResult.js";
 import type { TargetGroup, TargetRow } from "./targets.js";
@@ -227,11 +228,19 @@ function llamaServerSection(model: ModelRun): string[] {
         out.push("", "#### The same llama-server called directly (streaming `/completion`)", "", `\`${ls.direct.command.replace(/--port \d+/, "--port PORT")}\``, "", levelsTable(ls.direct.levels));
     }
     if (ls.batchedBench != null) {
-        out.push("", "#### llama-batched-bench (same binary; decode-only bound)", "", `\`${ls.batchedBench.command}\``, "");
+        out.push(
+            "",
+            "#### llama-batched-bench (same binary, same prompt and generated lengths)",
+            "",
+            `\`${ls.batchedBench.command}\``,
+            "",
+            "\"generated / total time\" is B × generated ÷ (prompt time + generation time), counted as a server's output tok/s is; S_TG leaves the prompts out.",
+            ""
+        );
         out.push(
             markdownTable(
-                ["B", "prompt tokens", "generated tokens", "S_PP (tok/s)", "S_TG (tok/s)", "S (tok/s)"],
-                ls.batchedBench.rows.map((row) => [String(row.pl), String(row.pp), String(row.tg), fmt(row.speedPp), fmt(row.speedTg), fmt(row.speed)])
+                ["B", "prompt tokens", "generated tokens", "S_PP (tok/s)", "S_TG (tok/s)", "S (tok/s)", "generated / total time (tok/s)"],
+                ls.batchedBench.rows.map((row) => [String(row.pl), String(row.pp), String(row.tg), fmt(row.speedPp), fmt(row.speedTg), fmt(row.speed), fmt(generatedTokensRate(row))])
             )
         );
     }
@@ -248,8 +257,8 @@ function llamaServerSection(model: ModelRun): string[] {
                 `Quandex llama-server (threads ${ls.threads})`,
                 "llama-server direct",
                 "Quandex / direct",
-                "llama-batched-bench S_TG",
-                "Quandex llama-server / batched-bench",
+                "llama-batched-bench generated / total time (S_TG)",
+                "Quandex llama-server / batched-bench (/ S_TG)",
                 "TTFT p50: in-process / baseline / llama-server / direct"
             ],
             concurrencies.map((c) => {
@@ -265,8 +274,10 @@ function llamaServerSection(model: ModelRun): string[] {
                     fmt(quandex?.outputThroughput),
                     fmt(direct?.outputThroughput),
                     quandex != null && direct != null ? `${fmt((quandex.outputThroughput / direct.outputThroughput) * 100)}%` : "n/a",
-                    fmt(bench?.speedTg),
-                    quandex != null && bench != null ? `${fmt((quandex.outputThroughput / bench.speedTg) * 100)}%` : "n/a",
+                    bench != null ? `${fmt(generatedTokensRate(bench))} (${fmt(bench.speedTg)})` : "n/a",
+                    quandex != null && bench != null
+                        ? `${fmt((quandex.outputThroughput / generatedTokensRate(bench)) * 100)}% (${fmt((quandex.outputThroughput / bench.speedTg) * 100)}%)`
+                        : "n/a",
                     [inProcess, baseline, quandex, direct].map((level) => fmt(level?.ttftMs.p50, 2)).join(" / ")
                 ];
             })

@@ -1,6 +1,7 @@
 import type { BaselineResult } from "./baseline.js";
 import type { ControlPlaneResult } from "./controlPlaneBench.js";
 import { defaultThreadsLabel, formatMb, MB, sweepLabel } from "./format.js";
+import { generatedTokensRate } from "./llamaServer/batchedBench.js";
 import type { LevelMetrics } from "./metrics.js";
 import type { ModelRun } from "./RunResult.js";
 
@@ -104,7 +105,9 @@ const levelAt = (levels: readonly LevelMetrics[] | undefined, concurrency: numbe
 
 /**
  * Issue #8 for one model: (a) on the 85M model, 8 streams through Quandex's llama-server engine
- * against llama-batched-bench's decode throughput at B = 8 on the same binary; (b) one stream through
+ * against llama-batched-bench at B = 8 on the same binary, for the same prompt and generated lengths
+ * ({@link generatedTokensRate}: the llama-server called directly measures within a few percent of it,
+ * while it stays 5-15% under S_TG with 32-token requests); (b) one stream through
  * Quandex against the same llama-server called directly; (c) the TTFT p50 Quandex adds in front of it.
  */
 export function engineTargets(run: ModelRun): TargetRow[] {
@@ -114,16 +117,20 @@ export function engineTargets(run: ModelRun): TargetRow[] {
     const quandex1 = levelAt(ls.quandex?.levels, 1);
     const direct1 = levelAt(ls.direct?.levels, 1);
     if (run.key === "85m") {
-        const target = "8 streams through Quandex (llama-server engine) ≥ 85% of llama-batched-bench at B=8, same binary";
+        const target = "8 streams through Quandex (llama-server engine) ≥ 85% of llama-batched-bench at B=8, same binary and workload";
         const quandex8 = levelAt(ls.quandex?.levels, 8);
         const bench8 = ls.batchedBench?.rows.find((row) => row.pl === 8);
         if (quandex8 != null && bench8 != null) {
-            const ratio = quandex8.outputThroughput / bench8.speedTg;
+            const bound = generatedTokensRate(bench8);
+            const ratio = quandex8.outputThroughput / bound;
             rows.push({
                 group: "engines",
                 target,
                 model: run.id,
-                measured: `${quandex8.outputThroughput.toFixed(1)} vs ${bench8.speedTg.toFixed(1)} tok/s = ${(ratio * 100).toFixed(1)}% (${ls.threads} threads)`,
+                measured:
+                    `${quandex8.outputThroughput.toFixed(1)} vs ${bound.toFixed(1)} tok/s = ${(ratio * 100).toFixed(1)}% (${ls.threads} threads; ` +
+                    `${bench8.pp} prompt + ${bench8.tg} generated tokens per stream; decode-only S_TG ${bench8.speedTg.toFixed(1)} tok/s: ` +
+                    `${((quandex8.outputThroughput / bench8.speedTg) * 100).toFixed(1)}%)`,
                 pass: ratio >= 0.85
             });
         } else {

@@ -240,7 +240,8 @@ describe("issue #8 and thread targets", () => {
                     threads: 2,
                     quandex: { levels: [level(1, 96, 3), level(8, 300)], idleRssBytes: 1, childIdleRssBytes: 1, command: "", configYaml: "" },
                     direct: { levels: [level(1, 100, 2), level(8, 320)], command: "" },
-                    batchedBench: { command: "", threads: 2, rows: [{ pl: 8, pp: 8, tg: 32, speedPp: 1, speedTg: 360, speed: 1, tPpS: 1, tTgS: 1 }] },
+                    // 8 × 32 generated over 0.1 + 0.75 s = 301.2 tok/s for the workload; S_TG 8 × 32 / 0.75 = 341.3.
+                    batchedBench: { command: "", threads: 2, rows: [{ pl: 8, pp: 8, tg: 32, speedPp: 640, speedTg: 341.3, speed: 376, tPpS: 0.1, tTgS: 0.75 }] },
                     notes: []
                 }
             })
@@ -248,12 +249,25 @@ describe("issue #8 and thread targets", () => {
         assert.deepEqual(
             rows.map((row) => [row.group, row.pass]),
             [
-                ["engines", false], // 300 / 360 = 83.3% < 85%
+                ["engines", true], // 300 / 301.2 = 99.6%, though 87.9% of S_TG
                 ["engines", true], // 96 / 100
                 ["engines", true] // 3 - 2 = 1 ms
             ]
         );
-        assert.match(rows[0]!.measured, /83\.3%.*2 threads/);
+        assert.match(rows[0]!.measured, /99\.6%.*2 threads.*S_TG 341\.3 tok\/s: 87\.9%/);
+        const slow = engineTargets(
+            run({
+                llamaServer: {
+                    binary: "/bin/llama-server",
+                    threads: 2,
+                    quandex: { levels: [level(8, 250)], idleRssBytes: 1, childIdleRssBytes: 1, command: "", configYaml: "" },
+                    direct: null,
+                    batchedBench: { command: "", threads: 2, rows: [{ pl: 8, pp: 8, tg: 32, speedPp: 640, speedTg: 341.3, speed: 376, tPpS: 0.1, tTgS: 0.75 }] },
+                    notes: []
+                }
+            })
+        );
+        assert.equal(slow[0]!.pass, false); // 250 / 301.2 = 83.0%
         assert.deepEqual(engineTargets(run({ key: "tiny" })), []);
     });
 

@@ -19,6 +19,16 @@ export type BatchedBenchRow = {
     tTgS: number;
 };
 
+/**
+ * Generated tokens over the whole run, prompts included: B × tg / (t_pp + t_tg). A server's aggregate
+ * output tok/s is measured the same way (each request evaluates its prompt, then generates), so this
+ * is the bound for a workload of B streams of `pp` prompt and `tg` generated tokens; S_TG leaves the
+ * prompts' time out and is reached only as `tg` grows long next to `pp`.
+ */
+export function generatedTokensRate(row: BatchedBenchRow): number {
+    return (row.pl * row.tg) / (row.tPpS + row.tTgS);
+}
+
 export type BatchedBenchResult = {
     command: string;
     threads: number;
