@@ -6,14 +6,13 @@
  * loopback connection per request). What Quandex adds in front of the child is then the difference.
  */
 import { readFileSync } from "node:fs";
-import { request } from "node:http";
 import { join } from "node:path";
 import type { RequestRecord } from "../metrics.js";
 import { summarizeLevel, type LevelMetrics } from "../metrics.js";
 import { benchPrompts, benchSeed } from "../prompts.js";
 import { descendantPids, freePort, measureCpu, readCmdline, startChildServer, stopChildServer, waitFor, type ChildServer } from "../process/childServer.js";
 import { requestsAtLevel, runLoad, warmUp, type LoadPlan } from "../runLoad.js";
-import { SseParser } from "../http/SseParser.js";
+import { timedSseRequest } from "../http/timedSseRequest.js";
 
 /**
  * llama-server's arguments as Quandex started its child, read from the child's `/proc/<pid>/cmdline`
@@ -94,64 +93,30 @@ function completionBody(prompt: readonly number[], maxTokens: number): Record<st
     };
 }
 
+type CompletionChunk = { content?: string; stop?: boolean; tokens_predicted?: number; error?: { message?: string } };
+
 /**
- * One streaming `/completion`, timed at the client like `streamGenerate`: send, each event with
- * non-empty `content`, and the final `stop: true` event (whose `tokens_predicted` is the output count).
- * Never throws.
+ * One streaming `/completion`, timed at the client like `streamGenerate`: each event with non-empty
+ * `content`, and the final `stop: true` event (whose `tokens_predicted` is the output count), on a
+ * connection of its own as Quandex's engine uses. Never throws.
  */
 export function streamCompletion(origin: string, prompt: readonly number[], maxTokens: number): Promise<RequestRecord> {
-    const payload = Buffer.from(JSON.stringify(completionBody(prompt, maxTokens)));
-    const url = new URL("/completion", origin);
-    return new Promise((resolve) => {
-        const chunkTimes: number[] = [];
-        let outputTokens = 0;
-        let settled = false;
-        const start = performance.now();
-        const finish = (error?: string): void => {
-            if (settled) return;
-            settled = true;
-            const record: RequestRecord = { start, chunkTimes, end: performance.now(), outputTokens };
-            if (error != null) record.error = error;
-            resolve(record);
-            // A failed stream is cut off, which frees the server's slot; a finished one closes by itself.
-            if (error != null) req.destroy();
-        };
-        const req = request(
-            url,
-            { method: "POST", agent: false, headers: { "content-type": "application/json", "content-length": payload.length } },
-            (res) => {
-                res.setEncoding("utf8");
-                if (res.statusCode !== 200) {
-                    let text = "";
-                    res.on("data", (piece: string) => (text += piece));
-                    res.on("end", () => finish(`HTTP ${res.statusCode}: ${text.slice(0, 300)}`));
-                    return;
-                }
-                const parser = new SseParser();
-                res.on("data", (piece: string) => {
-                    const now = performance.now();
-                    for (const event of parser.push(piece)) {
-                        if (event.data === "[DONE]") return finish("stream ended without a stop event");
-                        let chunk: { content?: string; stop?: boolean; tokens_predicted?: number; error?: { message?: string } };
-                        try {
-                            chunk = JSON.parse(event.data);
-                        } catch {
-                            return finish(`unparseable SSE data: ${event.data.slice(0, 100)}`);
-                        }
-                        if (chunk.error != null) return finish(`llama-server error: ${chunk.error.message ?? JSON.stringify(chunk.error)}`);
-                        if ((chunk.content ?? "") !== "") chunkTimes.push(now);
-                        if (chunk.stop === true) {
-                            outputTokens = chunk.tokens_predicted ?? 0;
-                            return finish();
-                        }
-                    }
-                });
-                res.on("end", () => finish("stream closed without a stop event"));
-                res.on("error", (error) => finish(`response error: ${error.message}`));
+    return timedSseRequest({
+        url: new URL("/completion", origin),
+        agent: false,
+        headers: {},
+        payload: Buffer.from(JSON.stringify(completionBody(prompt, maxTokens))),
+        endedEarly: "stream closed without a stop event",
+        onEvent(_event, json, stream) {
+            if (json === undefined) return stream.finish("stream ended without a stop event");
+            const chunk = json as CompletionChunk;
+            if (chunk.error != null) return stream.finish(`llama-server error: ${chunk.error.message ?? JSON.stringify(chunk.error)}`);
+            if ((chunk.content ?? "") !== "") stream.text();
+            if (chunk.stop === true) {
+                stream.outputTokens(chunk.tokens_predicted ?? 0);
+                stream.finish();
             }
-        );
-        req.on("error", (error) => finish(`request error: ${error.message}`));
-        req.end(payload);
+        }
     });
 }
 
