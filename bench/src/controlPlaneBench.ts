@@ -2,6 +2,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import autocannon, { type AutocannonResult } from "autocannon";
+import { percentile } from "./metrics.js";
 import { benchDir } from "./paths.js";
 import { freePort, startChildServer, stopChildServer, waitFor } from "./process/childServer.js";
 
@@ -29,8 +30,10 @@ export type ControlPlaneResult = {
     modelsUnlimitedKey: AutocannonSummary | null;
     /** `GET /hello` on a bare Fastify app in its own process. */
     helloWorld: AutocannonSummary;
-    /** models.requestsPerSec / helloWorld.requestsPerSec. */
+    /** Median of the rounds' ratios (`roundRatios`); each round measures all three targets in turn. */
     ratio: number;
+    /** Each round's /v1/models (key with limits) ÷ hello-world; absent in runs recorded before rounds. */
+    roundRatios?: number[];
 };
 
 export type ControlPlaneOptions = {
@@ -44,21 +47,24 @@ export type ControlPlaneOptions = {
     durationS?: number;
     /** Unmeasured seconds run first against each target (JIT, connection set-up). Defaults to 1. */
     warmupS?: number;
+    /**
+     * Times all three targets are measured, one after another. Back-to-back 5 s runs on this
+     * machine varied by ±8% each, so each summary is the median round and the ratio the median of
+     * the rounds' ratios. Defaults to 3.
+     */
+    rounds?: number;
 };
 
 /**
  * Control-plane overhead: the server's authenticated `GET /v1/models` against a hello-world Fastify
- * app, with the same autocannon settings, one target at a time.
+ * app, with the same autocannon settings, one target at a time, `rounds` times in turn.
  */
-export async function runControlPlaneBench({ baseUrl, apiKey, connections = 10, durationS = 5, warmupS = 1 }: ControlPlaneOptions): Promise<ControlPlaneResult> {
+export async function runControlPlaneBench({ baseUrl, apiKey, connections = 10, durationS = 5, warmupS = 1, rounds = 3 }: ControlPlaneOptions): Promise<ControlPlaneResult> {
     const measure = async (url: string, headers: Record<string, string>): Promise<AutocannonSummary> => {
         if (warmupS > 0) await autocannon({ url, connections, duration: warmupS, headers });
         return summarize(url, await autocannon({ url, connections, duration: durationS, headers }));
     };
     const limitedKey = await createLimitedKey(baseUrl, apiKey);
-    const models = await measure(`${baseUrl}/v1/models`, { authorization: `Bearer ${limitedKey}` });
-    const modelsUnlimitedKey = await measure(`${baseUrl}/v1/models`, { authorization: `Bearer ${apiKey}` });
-
     const logDir = await mkdtemp(join(tmpdir(), "quandex-bench-hello-"));
     const port = await freePort();
     const hello = startChildServer(["--import", "tsx", join(benchDir, "src/process/helloServer.ts"), String(port)], {
@@ -66,15 +72,47 @@ export async function runControlPlaneBench({ baseUrl, apiKey, connections = 10, 
         cwd: benchDir
     });
     try {
-        const url = `http://127.0.0.1:${port}/hello`;
-        await waitFor(hello, "the hello-world server", async () => ((await fetch(url)).ok ? true : undefined), 30_000);
-        const helloWorld = await measure(url, {});
-        return { connections, durationS, models, modelsUnlimitedKey, helloWorld, ratio: models.requestsPerSec / helloWorld.requestsPerSec };
+        const helloUrl = `http://127.0.0.1:${port}/hello`;
+        await waitFor(hello, "the hello-world server", async () => ((await fetch(helloUrl)).ok ? true : undefined), 30_000);
+        const models: AutocannonSummary[] = [];
+        const unlimited: AutocannonSummary[] = [];
+        const helloWorld: AutocannonSummary[] = [];
+        for (let round = 0; round < Math.max(1, rounds); round++) {
+            models.push(await measure(`${baseUrl}/v1/models`, { authorization: `Bearer ${limitedKey}` }));
+            unlimited.push(await measure(`${baseUrl}/v1/models`, { authorization: `Bearer ${apiKey}` }));
+            helloWorld.push(await measure(helloUrl, {}));
+        }
+        const roundRatios = models.map((m, i) => m.requestsPerSec / helloWorld[i]!.requestsPerSec);
+        return {
+            connections,
+            durationS,
+            models: mergeSummaries(models),
+            modelsUnlimitedKey: mergeSummaries(unlimited),
+            helloWorld: mergeSummaries(helloWorld),
+            ratio: median(roundRatios),
+            roundRatios
+        };
     } finally {
         await stopChildServer(hello);
         await rm(logDir, { recursive: true, force: true });
     }
 }
+
+/** One target's rounds: the median of each rate and latency, and every request, failure and error counted. */
+export function mergeSummaries(rounds: readonly AutocannonSummary[]): AutocannonSummary {
+    const sum = (pick: (s: AutocannonSummary) => number): number => rounds.reduce((total, s) => total + pick(s), 0);
+    return {
+        url: rounds[0]!.url,
+        requestsPerSec: median(rounds.map((s) => s.requestsPerSec)),
+        totalRequests: sum((s) => s.totalRequests),
+        latencyP50Ms: median(rounds.map((s) => s.latencyP50Ms)),
+        latencyP99Ms: median(rounds.map((s) => s.latencyP99Ms)),
+        non2xx: sum((s) => s.non2xx),
+        errors: sum((s) => s.errors)
+    };
+}
+
+const median = (values: readonly number[]): number => percentile([...values].sort((a, b) => a - b), 50);
 
 function summarize(url: string, result: AutocannonResult): AutocannonSummary {
     return {

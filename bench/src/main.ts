@@ -244,11 +244,13 @@ async function main(): Promise<number> {
                     apiKey: server.apiKey,
                     connections: Number.parseInt(values["autocannon-connections"], 10),
                     durationS: Number(values["autocannon-duration"] ?? (smoke ? 1 : 5)),
-                    warmupS: smoke ? 0 : 1
+                    warmupS: smoke ? 0 : 1,
+                    rounds: plan.rounds ?? 1
                 });
                 log(
                     `control plane: /v1/models ${controlPlane.models.requestsPerSec.toFixed(0)} req/s, hello-world ` +
-                        `${controlPlane.helloWorld.requestsPerSec.toFixed(0)} req/s, ratio ${(controlPlane.ratio * 100).toFixed(1)}%`
+                        `${controlPlane.helloWorld.requestsPerSec.toFixed(0)} req/s (medians), ratio ${(controlPlane.ratio * 100).toFixed(1)}% ` +
+                        `(rounds: ${(controlPlane.roundRatios ?? []).map((r) => `${(r * 100).toFixed(1)}%`).join(", ")})`
                 );
                 problems.push(...controlPlaneProblems(controlPlane));
             }

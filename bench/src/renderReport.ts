@@ -79,7 +79,11 @@ export function renderReport(result: RunResult): string {
         out.push("", "## Control plane");
         out.push("");
         out.push(
-            `autocannon, ${cp.connections} connections, ${cp.durationS} s per target after a warm-up, one target at a time. ` +
+            `autocannon, ${cp.connections} connections, ${cp.durationS} s per target after a warm-up, one target at a time` +
+                (cp.roundRatios != null && cp.roundRatios.length > 1
+                    ? `, ${cp.roundRatios.length} rounds in turn; each figure is the median round and the ratio the median of the rounds' ratios ` +
+                      `(${cp.roundRatios.map((r) => `${fmt(r * 100)}%`).join(", ")}). `
+                    : ". ") +
                 "The hello-world is a bare Fastify app in its own process, like the server. `/v1/models` is measured first with a key " +
                 "whose limits apply (rps, burst and daily 1,000,000: a rate token and a daily-count read per request, six `X-RateLimit-*` headers; " +
                 "the target uses this row), then with the bench's `--unlimited` key."

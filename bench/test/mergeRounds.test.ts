@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import { mergeSummaries } from "../src/controlPlaneBench.js";
 import { alternateRounds, mergeRounds, summarizeLevel, type RequestRecord } from "../src/metrics.js";
 
 /** A request of `tokens` tokens, sent at `start`, first text after `ttft` ms, one chunk per ms after that. */
@@ -40,5 +41,25 @@ describe("mergeRounds", () => {
         assert.deepEqual(order, ["server", "baseline", "server", "baseline", "server", "baseline"]);
         assert.equal(a.completed, 3);
         assert.equal(b?.completed, 3);
+    });
+});
+
+describe("mergeSummaries (control plane rounds)", () => {
+    it("takes each target's median round and counts every request and failure", () => {
+        const round = (requestsPerSec: number, p50: number, non2xx = 0) => ({
+            url: "http://127.0.0.1:1/v1/models",
+            requestsPerSec,
+            totalRequests: requestsPerSec * 5,
+            latencyP50Ms: p50,
+            latencyP99Ms: p50 * 3,
+            non2xx,
+            errors: 0
+        });
+        const merged = mergeSummaries([round(26_000, 0.3), round(19_000, 0.5, 2), round(27_000, 0.2)]);
+        assert.equal(merged.requestsPerSec, 26_000);
+        assert.equal(merged.latencyP50Ms, 0.3);
+        assert.ok(Math.abs(merged.latencyP99Ms - 0.9) < 1e-9);
+        assert.equal(merged.totalRequests, 360_000);
+        assert.equal(merged.non2xx, 2);
     });
 });

@@ -9,7 +9,8 @@ import { NodeLlamaEngine } from "../src/nodeLlama/NodeLlamaEngine.js";
 import { makeSyntheticModel, syntheticModelPresets } from "../../../bench/src/makeSyntheticModel.js";
 import { writeBrokenModels } from "./support/brokenGguf.js";
 import { runGeneration, sampling } from "./support/runGeneration.js";
-import { goldenText, requireTestModel } from "./support/testModel.js";
+import { runnerContract } from "./support/runnerContract.js";
+import { requireTestModel } from "./support/testModel.js";
 
 const modelPath = requireTestModel();
 
@@ -26,28 +27,7 @@ describe("NodeLlamaEngine on the real model", () => {
         await engine.dispose();
     });
 
-    it("reproduces the golden greedy text, with BOS counted in the prompt", async () => {
-        const { text, done } = await runGeneration(runner, "Once upon a time", sampling());
-        assert.equal(text, goldenText);
-        assert.deepEqual(await runner.tokenize("Once upon a time"), [1, 403, 407, 261, 378]);
-        assert.equal(done?.promptTokens, 5);
-        assert.equal(done?.completionTokens, 100);
-        assert.equal(done?.finishReason, "length");
-    });
-
-    it("gives the same text for the same seed, and another text for another seed", async () => {
-        const a = await runGeneration(runner, "Once upon a time", sampling({ temperature: 0.8, seed: 7, maxTokens: 40 }));
-        const b = await runGeneration(runner, "Once upon a time", sampling({ temperature: 0.8, seed: 7, maxTokens: 40 }));
-        const c = await runGeneration(runner, "Once upon a time", sampling({ temperature: 0.8, seed: 8, maxTokens: 40 }));
-        assert.equal(a.text, b.text);
-        assert.notEqual(a.text, c.text);
-    });
-
-    it("ends at a stop sequence without returning it", async () => {
-        const { text, done } = await runGeneration(runner, "Once upon a time", sampling({ stop: ["Lily"] }));
-        assert.equal(text, ", there was a little girl named ");
-        assert.equal(done?.finishReason, "stop");
-    });
+    runnerContract(() => runner);
 
     // stories260K was trained with BOS between stories and almost never samples EOS, so only the
     // ignoreEos side is observable here; the fake engine's contract tests cover the EOS side.
