@@ -238,7 +238,8 @@ function llamaServerSection(model: ModelRun): string[] {
             "",
             `\`${ls.batchedBench.command}\``,
             "",
-            "\"generated / total time\" is B × generated ÷ (prompt time + generation time), counted as a server's output tok/s is; S_TG leaves the prompts out.",
+            "\"generated / total time\" is B × generated ÷ (prompt time + generation time), counted as a server's output tok/s is; S_TG leaves the prompts out." +
+                (ls.batchedBench.runs != null && ls.batchedBench.runs > 1 ? ` Each row is the median of ${ls.batchedBench.runs} runs of the command.` : ""),
             ""
         );
         out.push(

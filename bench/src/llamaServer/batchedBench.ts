@@ -33,6 +33,8 @@ export type BatchedBenchResult = {
     command: string;
     threads: number;
     rows: BatchedBenchRow[];
+    /** How many runs each row is the median of; absent in runs recorded before it ran more than once. */
+    runs?: number;
 };
 
 export type BatchedBenchOptions = {
@@ -47,6 +49,8 @@ export type BatchedBenchOptions = {
     parallel: number[];
     /** Tokens per sequence, as the server's `context_size`; `-c` is this × the largest B, not unified (as Quandex runs llama-server). */
     contextSize: number;
+    /** Times the whole command runs; each B reports its median run. Defaults to 3. */
+    runs?: number;
 };
 
 /**
@@ -72,20 +76,29 @@ export async function runBatchedBench(options: BatchedBenchOptions): Promise<Bat
         "-no-kvu",
         "--output-format", "jsonl"
     ]; // prettier-ignore
-    let rows: BatchedBenchRow[] = [];
-    for (let attempt = 1; attempt <= 3; attempt++) {
-        const { stdout } = await execFileAsync(options.binary, args, { timeout: 600_000, maxBuffer: 16 * 1024 * 1024 });
-        rows = [];
-        for (const line of stdout.split("\n")) {
-            if (!line.startsWith("{")) continue;
-            const row = JSON.parse(line) as { pl: number; pp: number; tg: number; speed_pp: number; speed_tg: number; speed: number; t_pp: number; t_tg: number };
-            // The first row of each B; the extra run at the end is a repeat.
-            if (rows.some((seen) => seen.pl === row.pl)) continue;
-            rows.push({ pl: row.pl, pp: row.pp, tg: row.tg, speedPp: row.speed_pp, speedTg: row.speed_tg, speed: row.speed, tPpS: row.t_pp, tTgS: row.t_tg });
+    const runOnce = async (): Promise<BatchedBenchRow[]> => {
+        let rows: BatchedBenchRow[] = [];
+        for (let attempt = 1; attempt <= 3; attempt++) {
+            const { stdout } = await execFileAsync(options.binary, args, { timeout: 600_000, maxBuffer: 16 * 1024 * 1024 });
+            rows = [];
+            for (const line of stdout.split("\n")) {
+                if (!line.startsWith("{")) continue;
+                const row = JSON.parse(line) as { pl: number; pp: number; tg: number; speed_pp: number; speed_tg: number; speed: number; t_pp: number; t_tg: number };
+                // The first row of each B; the extra run at the end is a repeat.
+                if (rows.some((seen) => seen.pl === row.pl)) continue;
+                rows.push({ pl: row.pl, pp: row.pp, tg: row.tg, speedPp: row.speed_pp, speedTg: row.speed_tg, speed: row.speed, tPpS: row.t_pp, tTgS: row.t_tg });
+            }
+            if (options.parallel.every((b) => rows.some((row) => row.pl === b))) return rows;
         }
-        if (options.parallel.every((b) => rows.some((row) => row.pl === b))) break;
-    }
-    const missing = options.parallel.filter((b) => !rows.some((row) => row.pl === b));
-    if (missing.length > 0) throw new Error(`llama-batched-bench printed no result for B=${missing.join(",")} in 3 runs`);
-    return { command: [options.binary, ...args].join(" "), threads: options.threads, rows };
+        const missing = options.parallel.filter((b) => !rows.some((row) => row.pl === b));
+        throw new Error(`llama-batched-bench printed no result for B=${missing.join(",")} in 3 runs`);
+    };
+    const runs: BatchedBenchRow[][] = [];
+    for (let run = 0; run < Math.max(1, options.runs ?? 3); run++) runs.push(await runOnce());
+    // Per B, the run with the median rate: one run of a few seconds moved by ±15% between runs here.
+    const rows = options.parallel.map((b) => {
+        const ofB = runs.map((rowsOfRun) => rowsOfRun.find((row) => row.pl === b)!).sort((x, y) => generatedTokensRate(x) - generatedTokensRate(y));
+        return ofB[(ofB.length - 1) >> 1]!;
+    });
+    return { command: [options.binary, ...args].join(" "), threads: options.threads, rows, runs: runs.length };
 }
