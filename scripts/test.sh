@@ -31,3 +31,5 @@ bash scripts/test-python.sh
 # The benchmark at a tiny size, so the tool cannot rot; it fails on broken runs, never on speed.
 npx tsc -p bench/tsconfig.json
 npm run bench -w @quandex/bench -- --smoke
+# The HTTP-floor experiment DEVELOPERS.md quotes, at a tiny size for the same reason.
+npm run bench:http-floor -w @quandex/bench -- --requests 2 --tokens 8 --runs 1
