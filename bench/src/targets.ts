@@ -32,34 +32,40 @@ export type ModelTargetsInput = {
     rssTarget?: boolean;
 };
 
-export function modelTargets({ modelId, server, baseline, idleRssBytes, rssTarget = true }: ModelTargetsInput): TargetRow[] {
-    const at = (levels: readonly LevelMetrics[] | undefined, concurrency: number): LevelMetrics | undefined =>
-        levels?.find((level) => level.concurrency === concurrency && level.completed > 0);
-    const server1 = at(server, 1);
-    const base1 = at(baseline?.levels, 1);
-    const server8 = at(server, 8);
-    const base8 = at(baseline?.levels, 8);
-    const rows: TargetRow[] = [];
+const levelAt = (levels: readonly LevelMetrics[] | undefined, concurrency: number): LevelMetrics | undefined =>
+    levels?.find((level) => level.concurrency === concurrency && level.completed > 0);
 
-    if (server1 != null && base1 != null) {
-        const ratio = server1.outputThroughput / base1.outputThroughput;
-        rows.push({
-            target: "single-stream output tok/s ≥ 95% of in-process",
-            model: modelId,
-            measured: `${server1.outputThroughput.toFixed(1)} vs ${base1.outputThroughput.toFixed(1)} tok/s = ${(ratio * 100).toFixed(1)}%`,
-            pass: ratio >= 0.95
-        });
-        const overhead = server1.ttftMs.p50 - base1.ttftMs.p50;
-        rows.push({
-            target: "TTFT p50 overhead ≤ 2 ms (concurrency 1)",
-            model: modelId,
-            measured: `${server1.ttftMs.p50.toFixed(2)} − ${base1.ttftMs.p50.toFixed(2)} ms = ${overhead.toFixed(2)} ms`,
-            pass: overhead <= 2
-        });
-    } else {
-        rows.push({ target: "single-stream output tok/s ≥ 95% of in-process", model: modelId, measured: "not measured", pass: null });
-        rows.push({ target: "TTFT p50 overhead ≤ 2 ms (concurrency 1)", model: modelId, measured: "not measured", pass: null });
-    }
+/**
+ * The two one-stream targets both issues set against a reference (the in-process baseline, or the
+ * llama-server called directly): output tok/s ≥ 95% of the reference's, and TTFT p50 at most 2 ms
+ * over it.
+ */
+function singleStreamRows(
+    ours: LevelMetrics | undefined,
+    reference: LevelMetrics | undefined,
+    labels: { group?: TargetGroup; model: string; stream: string; ttft: string }
+): TargetRow[] {
+    const { group, model } = labels;
+    const row = (target: string, measured: string, pass: boolean | null): TargetRow => ({ ...(group && { group }), target, model, measured, pass });
+    if (ours == null || reference == null) return [row(labels.stream, "not measured", null), row(labels.ttft, "not measured", null)];
+    const ratio = ours.outputThroughput / reference.outputThroughput;
+    const overhead = ours.ttftMs.p50 - reference.ttftMs.p50;
+    return [
+        row(labels.stream, `${ours.outputThroughput.toFixed(1)} vs ${reference.outputThroughput.toFixed(1)} tok/s = ${(ratio * 100).toFixed(1)}%`, ratio >= 0.95),
+        row(labels.ttft, `${ours.ttftMs.p50.toFixed(2)} − ${reference.ttftMs.p50.toFixed(2)} ms = ${overhead.toFixed(2)} ms`, overhead <= 2)
+    ];
+}
+
+export function modelTargets({ modelId, server, baseline, idleRssBytes, rssTarget = true }: ModelTargetsInput): TargetRow[] {
+    const server1 = levelAt(server, 1);
+    const base1 = levelAt(baseline?.levels, 1);
+    const server8 = levelAt(server, 8);
+    const base8 = levelAt(baseline?.levels, 8);
+    const rows: TargetRow[] = singleStreamRows(server1, base1, {
+        model: modelId,
+        stream: "single-stream output tok/s ≥ 95% of in-process",
+        ttft: "TTFT p50 overhead ≤ 2 ms (concurrency 1)"
+    });
 
     const concurrentTarget = "aggregate tok/s at concurrency 8 ≥ 95% of in-process concurrent, and above single-stream";
     if (server8 != null && base8 != null && server1 != null) {
@@ -100,8 +106,6 @@ export function controlPlaneTarget(result: ControlPlaneResult | null): TargetRow
     };
 }
 
-const levelAt = (levels: readonly LevelMetrics[] | undefined, concurrency: number): LevelMetrics | undefined =>
-    levels?.find((level) => level.concurrency === concurrency && level.completed > 0);
 
 /**
  * Issue #8 for one model: (a) on the 85M model, 8 streams through Quandex's llama-server engine
@@ -137,29 +141,14 @@ export function engineTargets(run: ModelRun): TargetRow[] {
             rows.push({ group: "engines", target, model: run.id, measured: "not measured", pass: null });
         }
     }
-    const streamTarget = "single-stream tok/s through Quandex ≥ 95% of the same llama-server called directly";
-    const ttftTarget = "TTFT p50 Quandex adds in front of llama-server ≤ 2 ms (concurrency 1)";
-    if (quandex1 != null && direct1 != null) {
-        const ratio = quandex1.outputThroughput / direct1.outputThroughput;
-        rows.push({
+    rows.push(
+        ...singleStreamRows(quandex1, direct1, {
             group: "engines",
-            target: streamTarget,
             model: run.id,
-            measured: `${quandex1.outputThroughput.toFixed(1)} vs ${direct1.outputThroughput.toFixed(1)} tok/s = ${(ratio * 100).toFixed(1)}%`,
-            pass: ratio >= 0.95
-        });
-        const overhead = quandex1.ttftMs.p50 - direct1.ttftMs.p50;
-        rows.push({
-            group: "engines",
-            target: ttftTarget,
-            model: run.id,
-            measured: `${quandex1.ttftMs.p50.toFixed(2)} − ${direct1.ttftMs.p50.toFixed(2)} ms = ${overhead.toFixed(2)} ms`,
-            pass: overhead <= 2
-        });
-    } else {
-        rows.push({ group: "engines", target: streamTarget, model: run.id, measured: "not measured", pass: null });
-        rows.push({ group: "engines", target: ttftTarget, model: run.id, measured: "not measured", pass: null });
-    }
+            stream: "single-stream tok/s through Quandex ≥ 95% of the same llama-server called directly",
+            ttft: "TTFT p50 Quandex adds in front of llama-server ≤ 2 ms (concurrency 1)"
+        })
+    );
     return rows;
 }
 
