@@ -75,8 +75,9 @@ export class LlamaServerEngine implements Engine {
             throw new QuandexError("model_unavailable", { model: request.id, detail: "its config says gpu: true, but this llama-server has no usable GPU" });
         }
         await checkGgufFile(request.path);
+        const modelBytes = fileBytes(request.path);
         // Resolved once, so the child's arguments and the "model loaded" log say the same count.
-        const threads = request.options.threads === "auto" ? childProcessThreads(fileBytes(request.path)) : request.options.threads;
+        const threads = request.options.threads === "auto" ? childProcessThreads(modelBytes) : request.options.threads;
         request = { ...request, options: { ...request.options, threads } };
         let server: LlamaServerProcess;
         try {
@@ -92,7 +93,7 @@ export class LlamaServerEngine implements Engine {
             if (request.signal?.aborted) throw error;
             throw new QuandexError("model_unavailable", { model: request.id, detail: error instanceof Error ? error.message : String(error) }, { cause: error });
         }
-        const runner = await LlamaServerRunner.create(server, request, backend, this.logger);
+        const runner = await LlamaServerRunner.create(server, request, backend, modelBytes, this.logger);
         this.runners.add(runner);
         server.onExit(() => this.runners.delete(runner));
         return runner;
@@ -162,7 +163,7 @@ export class LlamaServerEngine implements Engine {
     }
 }
 
-/** The model file's size, for the thread policy; 0 (treated as small) when it cannot be read. */
+/** The model file's size, for the thread policy and the runner's memory floor; 0 (treated as small) when it cannot be read. */
 function fileBytes(file: string): number {
     try {
         return statSync(file).size;

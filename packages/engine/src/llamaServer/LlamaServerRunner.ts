@@ -1,4 +1,4 @@
-import { readFileSync, statSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import http from "node:http";
 import { setTimeout as sleep } from "node:timers/promises";
 import { QuandexError, type Backend } from "@quandex/protocol";
@@ -76,7 +76,7 @@ export class LlamaServerRunner implements ModelRunner {
     }
 
     /** Wraps a started server: learns how the model prefixes a prompt. Stops the server on failure. */
-    static async create(server: LlamaServerProcess, request: LoadRequest, backend: Backend, logger: Logger): Promise<LlamaServerRunner> {
+    static async create(server: LlamaServerProcess, request: LoadRequest, backend: Backend, modelBytes: number, logger: Logger): Promise<LlamaServerRunner> {
         try {
             const prefixTokens = await specialPrefix(server.url);
             const overridesOutputParser = await acceptsOutputParser(server.url, prefixTokens);
@@ -91,7 +91,7 @@ export class LlamaServerRunner implements ModelRunner {
                 prefixTokens,
                 overridesOutputParser,
                 backend,
-                modelFileBytes(request.path),
+                modelBytes,
                 logger
             );
             logger.info(
@@ -376,14 +376,6 @@ function residentBytes(pid: number): number {
         // statm: size resident shared text lib data dt, in pages.
         const resident = Number(readFileSync(`/proc/${pid}/statm`, "utf8").split(" ")[1]);
         return Number.isFinite(resident) ? resident * 4096 : 0;
-    } catch {
-        return 0;
-    }
-}
-
-function modelFileBytes(filePath: string): number {
-    try {
-        return statSync(filePath).size;
     } catch {
         return 0;
     }
