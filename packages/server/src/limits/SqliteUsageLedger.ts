@@ -86,10 +86,11 @@ export class SqliteUsageLedger {
     admit(keyId: string, limits: Readonly<KeyLimits>, nowMs: number): DailyDecision {
         const limit = limits.unlimited ? null : limits.daily;
         const day = utcDay(nowMs);
+        const key = countKey(keyId, day);
         // Read before the write, so a commit by another process in between is seen as a change.
-        this.#counts.get(countKey(keyId, day));
+        this.#counts.get(key);
         const { used, counted } = this.#admit(keyId, day, limit);
-        this.#counts.set(countKey(keyId, day), used);
+        this.#counts.set(key, used);
         return dailyDecision(limits, used, counted, nowMs);
     }
 
