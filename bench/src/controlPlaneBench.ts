@@ -2,7 +2,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import autocannon, { type AutocannonResult } from "autocannon";
-import { percentile } from "./metrics.js";
+import { median } from "./metrics.js";
 import { benchDir } from "./paths.js";
 import { freePort, startChildServer, stopChildServer, waitFor } from "./process/childServer.js";
 
@@ -111,8 +111,6 @@ export function mergeSummaries(rounds: readonly AutocannonSummary[]): Autocannon
         errors: sum((s) => s.errors)
     };
 }
-
-const median = (values: readonly number[]): number => percentile([...values].sort((a, b) => a - b), 50);
 
 function summarize(url: string, result: AutocannonResult): AutocannonSummary {
     return {

@@ -68,6 +68,11 @@ export function percentile(sortedValues: readonly number[], p: number): number {
     return low + (sortedValues[upper]! - low) * (rank - lower);
 }
 
+/** The middle of `values` (in any order); the mean of the two middle ones for an even count. */
+export function median(values: readonly number[]): number {
+    return percentile([...values].sort((a, b) => a - b), 50);
+}
+
 export function distribution(values: readonly number[]): Distribution {
     if (values.length === 0) return { count: 0, mean: NaN, p50: NaN, p99: NaN, min: NaN, max: NaN };
     const sorted = [...values].sort((a, b) => a - b);
@@ -127,7 +132,6 @@ export function summarizeLevel(
 export function mergeRounds(rounds: readonly LevelMetrics[]): LevelMetrics {
     if (rounds.length === 1) return rounds[0]!;
     if (rounds.length === 0) throw new Error("mergeRounds: no rounds");
-    const median = (values: number[]): number => percentile([...values].sort((a, b) => a - b), 50);
     const merged = (pick: (level: LevelMetrics) => Distribution): Distribution => {
         const parts = rounds.map(pick).filter((d) => d.count > 0);
         const count = parts.reduce((sum, d) => sum + d.count, 0);
