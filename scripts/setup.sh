@@ -5,7 +5,26 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 
-APT_PACKAGES=(redis-server python3-httpx python3-pytest python3-pytest-asyncio python3-venv python3-setuptools python3-wheel)
+# The supported Node lines are package.json's `engines.node`, a list of `^major.minor.patch` ranges
+# (checked here without semver, which npm ci has not installed yet).
+if ! command -v node >/dev/null; then
+    echo "setup: Node.js is not installed; install Node 22, 24 or 26 (https://nodejs.org)" >&2
+    exit 1
+fi
+if ! reason="$(node -e '
+const range = require("./package.json").engines.node;
+const [major, minor, patch] = process.versions.node.split(".").map(Number);
+const ok = range.split("||").some((part) => {
+    const [M, m, p] = part.trim().replace(/^\^/, "").split(".").map(Number);
+    return major === M && (minor > m || (minor === m && patch >= p));
+});
+if (!ok) { console.log(`Node ${process.versions.node} is not supported; use one of ${range} (package.json engines)`); process.exit(1); }
+')"; then
+    echo "setup: $reason" >&2
+    exit 1
+fi
+
+APT_PACKAGES=(curl jq redis-server nginx docker-compose python3-venv python3-setuptools python3-wheel prometheus chromium)
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do
     dpkg-query -W -f='${Status}\n' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
@@ -25,6 +44,7 @@ fi
 if [[ ! -d node_modules/.bin || package-lock.json -nt node_modules/.package-lock.json || "${CI:-}" == "true" ]]; then
     npm ci --no-audit --no-fund
 else
-    npx tsc -b
+    # tsc -b, then the web console's Vite build (packages/console/dist, served at /).
+    npm run build
 fi
 bash scripts/python-sdk-setup.sh

@@ -8,6 +8,8 @@ cd "$ROOT"
 shopt -s nullglob globstar
 
 npx tsc -b
+# The web console (type-check and Vite build into packages/console/dist), which its tests serve.
+npm run build -w @quandex/console
 # Tests run through tsx, which does not type-check; these do.
 npx tsc -p tsconfig.tests.json
 npx tsc -p packages/client/test/tsconfig.json
@@ -17,6 +19,7 @@ unit=(
     packages/engine/test/Scheduler.test.ts
     packages/server/test/config.test.ts
     packages/server/test/routes.test.ts
+    packages/server/test/console/consolePlugin.test.ts
     packages/server/test/contract.fake.test.ts
     packages/client/test/*.test.ts
 )
@@ -31,5 +34,7 @@ bash scripts/test-python.sh
 # The benchmark at a tiny size, so the tool cannot rot; it fails on broken runs, never on speed.
 npx tsc -p bench/tsconfig.json
 npm run bench -w @quandex/bench -- --smoke
+# The multi-turn chat benchmark (issue #21) at a tiny size, for the same reason.
+npm run bench:multi-turn -w @quandex/bench -- --smoke
 # The HTTP-floor experiment DEVELOPERS.md quotes, at a tiny size for the same reason.
 npm run bench:http-floor -w @quandex/bench -- --requests 2 --tokens 8 --runs 1

@@ -92,13 +92,15 @@ export class Baseline {
     async runLevel(concurrency: number): Promise<LevelMetrics> {
         const { plan } = this;
         const before = process.cpuUsage();
-        const records = await runLoad(
-            { concurrency, requests: requestsAtLevel(plan, concurrency), requestRate: plan.requestRate, seed: concurrency },
-            (index) => this.complete(index, plan.maxTokens)
+        const records = await runLoad({ concurrency, requests: requestsAtLevel(plan, concurrency), requestRate: plan.requestRate, seed: concurrency }, (index) =>
+            this.complete(index, plan.maxTokens)
         );
         const cpu = process.cpuUsage(before);
         // One process generates and consumes: all of its CPU is the generator's.
-        return { ...summarizeLevel(records, { concurrency, requestRate: plan.requestRate, expectedOutputTokens: plan.maxTokens }), cpuMs: { generator: (cpu.user + cpu.system) / 1000, client: null } };
+        return {
+            ...summarizeLevel(records, { concurrency, requestRate: plan.requestRate, expectedOutputTokens: plan.maxTokens }),
+            cpuMs: { generator: (cpu.user + cpu.system) / 1000, client: null }
+        };
     }
 
     async close(): Promise<void> {
@@ -182,10 +184,7 @@ async function nodeLlamaCppVersion(): Promise<string> {
 
 /** Messages of the `--ipc` protocol. */
 export type BaselineWorkerRequest = { type: "level"; concurrency: number } | { type: "close" };
-export type BaselineWorkerReply =
-    | { type: "ready"; settings: BaselineSettings }
-    | { type: "level"; level: LevelMetrics }
-    | { type: "error"; message: string };
+export type BaselineWorkerReply = { type: "ready"; settings: BaselineSettings } | { type: "level"; level: LevelMetrics } | { type: "error"; message: string };
 
 async function serveIpc(options: BaselineOptions): Promise<void> {
     const send = (reply: BaselineWorkerReply): void => void process.send!(reply);

@@ -1,5 +1,6 @@
 import type { BaselineSettings } from "./baseline.js";
 import type { LevelMetrics } from "./metrics.js";
+import type { MultiTurnLevel } from "./multiTurn/runConversations.js";
 
 /** Bytes as decimal megabytes (10^6 bytes, as the issue's "200 MB" reads). */
 export const MB = 1_000_000;
@@ -87,4 +88,16 @@ export function defaultThreadsLabel(point: { resolvedThreads: number | null; per
 export function sweepLabel(sweep: { engine: string; build?: "prebuilt" | "local" | null }): string {
     if (sweep.engine !== "node-llama-cpp" || sweep.build == null) return sweep.engine;
     return `node-llama-cpp (${sweep.build === "local" ? "local build" : "prebuilt"})`;
+}
+
+/** One line for a multi-turn run: TTFT p50 of turn 1 and of the last turn, throughput, prompt tokens reused. */
+export function describeMultiTurn(label: string, level: MultiTurnLevel): string {
+    const first = level.ttftByTurn[0]!;
+    const last = level.ttftByTurn[level.ttftByTurn.length - 1]!;
+    const cached = level.promptTokensCached === null ? "n/a" : `${level.promptTokensCached}/${level.promptTokensSent}`;
+    return (
+        `${label} C=${level.conversations}: TTFT p50 turn 1 ${first.p50.toFixed(0)} ms, turn ${level.turns} ${last.p50.toFixed(0)} ms (p99 ${last.p99.toFixed(0)}), ` +
+        `${level.outputThroughput.toFixed(1)} tok/s, prompt tokens reused ${cached}, ${level.durationS.toFixed(1)} s` +
+        (level.failed > 0 ? `, ${level.failed} failed: ${level.errors.join("; ")}` : "")
+    );
 }

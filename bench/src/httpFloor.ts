@@ -14,7 +14,8 @@ import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { isMainThread, parentPort, Worker, workerData } from "node:worker_threads";
 import { getLlama, LlamaLogLevel, type LlamaContext, type LlamaModel } from "node-llama-cpp";
-import { defaultTestModelPath, isMainModule } from "./paths.js";
+import { testModelPath } from "@quandex/test-support";
+import { isMainModule } from "./paths.js";
 
 type Mode = "alone" | "http" | "worker-http";
 type Settings = { modelPath: string; threads: number; tokens: number; requests: number };
@@ -39,7 +40,7 @@ async function* generate({ model, context }: { model: LlamaModel; context: Llama
             if (++count >= tokens) return;
         }
     } finally {
-        sequence.dispose();
+        await sequence.dispose();
     }
 }
 
@@ -142,7 +143,7 @@ async function workerMain(settings: Settings): Promise<void> {
 async function main(): Promise<void> {
     const { values } = parseArgs({
         options: {
-            model: { type: "string", default: defaultTestModelPath },
+            model: { type: "string", default: testModelPath },
             threads: { type: "string", default: "1" },
             tokens: { type: "string", default: "128" },
             requests: { type: "string", default: "40" },
@@ -174,9 +175,24 @@ async function main(): Promise<void> {
         let alone = Number.NaN;
         for (const mode of modes) {
             // Each mode in a fresh process: no JIT or allocator state carried from the previous one.
-            const child = fork(fileURLToPath(import.meta.url), ["--mode", mode, "--model", settings.modelPath, "--threads", String(settings.threads), "--tokens", String(settings.tokens), "--requests", String(settings.requests)], {
-                execArgv: ["--import", "tsx"]
-            });
+            const child = fork(
+                fileURLToPath(import.meta.url),
+                [
+                    "--mode",
+                    mode,
+                    "--model",
+                    settings.modelPath,
+                    "--threads",
+                    String(settings.threads),
+                    "--tokens",
+                    String(settings.tokens),
+                    "--requests",
+                    String(settings.requests)
+                ],
+                {
+                    execArgv: ["--import", "tsx"]
+                }
+            );
             const rate = await new Promise<number>((resolve, reject) => {
                 child.once("message", (message) => resolve(Number(message)));
                 child.once("exit", (code) => reject(new Error(`mode ${mode} exited with ${code}`)));

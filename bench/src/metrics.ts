@@ -70,7 +70,10 @@ export function percentile(sortedValues: readonly number[], p: number): number {
 
 /** The middle of `values` (in any order); the mean of the two middle ones for an even count. */
 export function median(values: readonly number[]): number {
-    return percentile([...values].sort((a, b) => a - b), 50);
+    return percentile(
+        [...values].sort((a, b) => a - b),
+        50
+    );
 }
 
 export function distribution(values: readonly number[]): Distribution {
@@ -81,10 +84,7 @@ export function distribution(values: readonly number[]): Distribution {
 }
 
 /** Scores one load level. A request with no text chunk counts as failed: it has no TTFT. */
-export function summarizeLevel(
-    records: readonly RequestRecord[],
-    options: { concurrency: number; requestRate: number | null; expectedOutputTokens?: number }
-): LevelMetrics {
+export function summarizeLevel(records: readonly RequestRecord[], options: { concurrency: number; requestRate: number | null; expectedOutputTokens?: number }): LevelMetrics {
     const isFailed = (record: RequestRecord): boolean => record.error != null || record.chunkTimes.length === 0;
     const failedRecords = records.filter(isFailed);
     const completed = records.filter((record) => !isFailed(record));
@@ -110,8 +110,7 @@ export function summarizeLevel(
         completed: completed.length,
         failed: failedRecords.length,
         errors: [...new Set(failedRecords.map((record) => record.error ?? "no text received"))].slice(0, 5),
-        wrongLength:
-            options.expectedOutputTokens == null ? 0 : completed.filter((record) => record.outputTokens !== options.expectedOutputTokens).length,
+        wrongLength: options.expectedOutputTokens == null ? 0 : completed.filter((record) => record.outputTokens !== options.expectedOutputTokens).length,
         durationS,
         totalOutputTokens,
         requestThroughput: durationS > 0 ? completed.length / durationS : 0,

@@ -7,12 +7,6 @@ export const benchDir = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 /** The repository root (the checkout that holds `bench/` and `packages/`). */
 export const repoRoot = resolve(benchDir, "..");
 
-/**
- * The small trained test model. Models are data kept beside the checkout (`../shared/models/`), never in
- * the repo; `QUANDEX_TEST_MODEL` points elsewhere.
- */
-export const defaultTestModelPath = process.env.QUANDEX_TEST_MODEL ?? resolve(repoRoot, "../shared/models/stories260K.gguf");
-
 /** True when `moduleUrl` (a module's `import.meta.url`) is the script node was started with. */
 export function isMainModule(moduleUrl: string): boolean {
     return process.argv[1] != null && resolve(process.argv[1]) === fileURLToPath(moduleUrl);

@@ -1,4 +1,6 @@
 import { defaultThreadsLabel, sweepLabel, fmt, formatMb, levelsTable, markdownTable } from "./format.js";
+import { upstreamRoutingSection } from "./upstreamRoutingSection.js";
+import { multiTurnSection } from "./multiTurnSection.js";
 import { generatedTokensRate } from "./llamaServer/batchedBench.js";
 import type { LevelMetrics } from "./metrics.js";
 import type { ModelRun, RunResult } from "./RunResult.js";
@@ -110,6 +112,8 @@ export function renderReport(result: RunResult): string {
         out.push("");
         out.push(`Ratio /v1/models ÷ hello-world: ${(cp.ratio * 100).toFixed(1)}%.`);
     }
+    out.push(...upstreamRoutingSection());
+    out.push("<!-- multi-turn:start -->", ...multiTurnSection(), "<!-- multi-turn:end -->");
     out.push("", "## Method", "");
     out.push(
         [
@@ -229,7 +233,14 @@ function llamaServerSection(model: ModelRun): string[] {
         );
     }
     if (ls.direct != null) {
-        out.push("", "#### The same llama-server called directly (streaming `/completion`)", "", `\`${ls.direct.command.replace(/--port \d+/, "--port PORT")}\``, "", levelsTable(ls.direct.levels));
+        out.push(
+            "",
+            "#### The same llama-server called directly (streaming `/completion`)",
+            "",
+            `\`${ls.direct.command.replace(/--port \d+/, "--port PORT")}\``,
+            "",
+            levelsTable(ls.direct.levels)
+        );
     }
     if (ls.batchedBench != null) {
         out.push(
@@ -238,14 +249,22 @@ function llamaServerSection(model: ModelRun): string[] {
             "",
             `\`${ls.batchedBench.command}\``,
             "",
-            "\"generated / total time\" is B × generated ÷ (prompt time + generation time), counted as a server's output tok/s is; S_TG leaves the prompts out." +
+            '"generated / total time" is B × generated ÷ (prompt time + generation time), counted as a server\'s output tok/s is; S_TG leaves the prompts out.' +
                 (ls.batchedBench.runs != null && ls.batchedBench.runs > 1 ? ` Each row is the median of ${ls.batchedBench.runs} runs of the command.` : ""),
             ""
         );
         out.push(
             markdownTable(
                 ["B", "prompt tokens", "generated tokens", "S_PP (tok/s)", "S_TG (tok/s)", "S (tok/s)", "generated / total time (tok/s)"],
-                ls.batchedBench.rows.map((row) => [String(row.pl), String(row.pp), String(row.tg), fmt(row.speedPp), fmt(row.speedTg), fmt(row.speed), fmt(generatedTokensRate(row))])
+                ls.batchedBench.rows.map((row) => [
+                    String(row.pl),
+                    String(row.pp),
+                    String(row.tg),
+                    fmt(row.speedPp),
+                    fmt(row.speedTg),
+                    fmt(row.speed),
+                    fmt(generatedTokensRate(row))
+                ])
             )
         );
     }

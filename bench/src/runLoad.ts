@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from "node:timers/promises";
+import { SeededRandom } from "@quandex/test-support";
 import type { RequestRecord } from "./metrics.js";
-import { SeededRandom } from "./random.js";
 
 export type LoadOptions = {
     /** Most requests in flight at once. */

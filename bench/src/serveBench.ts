@@ -74,10 +74,12 @@ export class ServeBench {
 
     async runLevel(concurrency: number): Promise<LevelMetrics> {
         const { plan } = this;
-        const { result: records, generator, client } = await measureCpu(this.pids, () =>
-            runLoad({ concurrency, requests: requestsAtLevel(plan, concurrency), requestRate: plan.requestRate, seed: concurrency }, (index) =>
-                this.send(index, plan.maxTokens)
-            )
+        const {
+            result: records,
+            generator,
+            client
+        } = await measureCpu(this.pids, () =>
+            runLoad({ concurrency, requests: requestsAtLevel(plan, concurrency), requestRate: plan.requestRate, seed: concurrency }, (index) => this.send(index, plan.maxTokens))
         );
         return { ...summarizeLevel(records, { concurrency, requestRate: plan.requestRate, expectedOutputTokens: plan.maxTokens }), cpuMs: { generator, client } };
     }

@@ -99,13 +99,10 @@ export function controlPlaneTarget(result: ControlPlaneResult | null): TargetRow
     return {
         target,
         model: null,
-        measured:
-            `${result.models.requestsPerSec.toFixed(0)} vs ${result.helloWorld.requestsPerSec.toFixed(0)} req/s = ` +
-            `${(result.ratio * 100).toFixed(1)}%`,
+        measured: `${result.models.requestsPerSec.toFixed(0)} vs ${result.helloWorld.requestsPerSec.toFixed(0)} req/s = ` + `${(result.ratio * 100).toFixed(1)}%`,
         pass: result.ratio >= 0.5
     };
 }
-
 
 /**
  * Issue #8 for one model: (a) on the 85M model, 8 streams through Quandex's llama-server engine

@@ -86,4 +86,3 @@ export async function runThreadSweep(options: ThreadSweepOptions): Promise<Threa
     }
     return result;
 }
-

@@ -4,12 +4,18 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { getLlama, LlamaCompletion, LlamaLogLevel, readGgufFileInfo, type Llama } from "node-llama-cpp";
-import { float16BitsToNumber, float32ToFloat16 } from "../src/gguf/float16.js";
-import { GgmlType, GgufValueType, type GgufValue } from "../src/gguf/ggufFormat.js";
-import { readGgufHeader } from "../src/gguf/readGgufHeader.js";
-import { writeGgufFile } from "../src/gguf/writeGgufFile.js";
-import { SseParser } from "../src/http/SseParser.js";
-import { countParameters, makeSyntheticModel, syntheticModelPresets } from "../src/makeSyntheticModel.js";
+import {
+    countParameters,
+    float16BitsToNumber,
+    float32ToFloat16,
+    GgmlType,
+    GgufValueType,
+    makeSyntheticModel,
+    readGgufHeader,
+    syntheticModelPresets,
+    writeGgufFile,
+    type GgufValue
+} from "@quandex/test-support";
 import { distribution, percentile, summarizeLevel, type LevelMetrics, type RequestRecord } from "../src/metrics.js";
 import { toYaml } from "../src/process/quandexServer.js";
 import type { ModelRun } from "../src/RunResult.js";
@@ -162,26 +168,6 @@ describe("serving metrics", () => {
     });
 });
 
-describe("SSE parser", () => {
-    test("events split at awkward places, CRLF, comments and error events", () => {
-        const stream =
-            ': ping\n\ndata: {"choices":[{"text":"a"}]}\r\n\r\n' +
-            'data: {"choices":[{"text":"é\\n"}]}\n\nevent: error\ndata: {"error":{}}\n\ndata: line1\ndata: line2\n\ndata: [DONE]\n\n';
-        for (const size of [1, 2, 3, 7, stream.length]) {
-            const parser = new SseParser();
-            const events = [];
-            for (let i = 0; i < stream.length; i += size) events.push(...parser.push(stream.slice(i, i + size)));
-            assert.deepEqual(events, [
-                { event: "message", data: '{"choices":[{"text":"a"}]}' },
-                { event: "message", data: '{"choices":[{"text":"é\\n"}]}' },
-                { event: "error", data: '{"error":{}}' },
-                { event: "message", data: "line1\nline2" },
-                { event: "message", data: "[DONE]" }
-            ]);
-        }
-    });
-});
-
 describe("load generator", () => {
     test("keeps at most `concurrency` requests in flight and gives each a distinct slot", async () => {
         let inFlight = 0;
@@ -215,8 +201,10 @@ describe("config YAML", () => {
 });
 
 describe("issue #8 and thread targets", () => {
-    const level = (concurrency: number, outputThroughput: number, ttftP50 = 1): LevelMetrics =>
-        ({ ...summarizeLevel([{ start: 0, chunkTimes: [ttftP50], end: 10, outputTokens: 2 }], { concurrency, requestRate: null }), outputThroughput });
+    const level = (concurrency: number, outputThroughput: number, ttftP50 = 1): LevelMetrics => ({
+        ...summarizeLevel([{ start: 0, chunkTimes: [ttftP50], end: 10, outputTokens: 2 }], { concurrency, requestRate: null }),
+        outputThroughput
+    });
     const run = (over: Partial<ModelRun>): ModelRun => ({
         key: "85m",
         id: "synthetic-85m",

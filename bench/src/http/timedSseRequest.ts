@@ -1,6 +1,6 @@
 import { request, type Agent } from "node:http";
+import { ServerSentEventDecoder, type ServerSentEvent } from "@quandex/protocol/sse";
 import type { RequestRecord } from "../metrics.js";
-import { SseParser, type SseEvent } from "./SseParser.js";
 
 /** What the caller learns from one event: whether it carried text, the output count, or the end. */
 export interface TimedStream {
@@ -21,7 +21,7 @@ export type TimedSseRequestOptions = {
      * Reads one event. `json` is its data parsed (`undefined` for a `[DONE]` sentinel); data that
      * is neither fails the request before this is called.
      */
-    onEvent(event: SseEvent, json: unknown, stream: TimedStream): void;
+    onEvent(event: ServerSentEvent, json: unknown, stream: TimedStream): void;
     /** The error recorded when the response ends before `finish` was called. */
     endedEarly: string;
 };
@@ -62,10 +62,9 @@ export function timedSseRequest({ url, agent, headers, payload, onEvent, endedEa
                 res.on("end", () => finish(`HTTP ${res.statusCode}: ${text.slice(0, 300)}`));
                 return;
             }
-            const parser = new SseParser();
-            res.on("data", (piece: string) => {
-                now = performance.now();
-                for (const event of parser.push(piece)) {
+            const decoder = new ServerSentEventDecoder();
+            const handle = (events: ServerSentEvent[]): void => {
+                for (const event of events) {
                     if (settled) return;
                     let json: unknown;
                     if (event.data !== "[DONE]") {
@@ -77,8 +76,15 @@ export function timedSseRequest({ url, agent, headers, payload, onEvent, endedEa
                     }
                     onEvent(event, json, stream);
                 }
+            };
+            res.on("data", (piece: string) => {
+                now = performance.now();
+                handle(decoder.decodeText(piece));
             });
-            res.on("end", () => finish(endedEarly));
+            res.on("end", () => {
+                handle(decoder.flush());
+                finish(endedEarly);
+            });
             res.on("error", (error) => finish(`response error: ${error.message}`));
         });
         req.on("error", (error) => finish(`request error: ${error.message}`));

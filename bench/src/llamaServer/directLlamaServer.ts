@@ -21,7 +21,7 @@ import { timedSseRequest } from "../http/timedSseRequest.js";
  */
 export function quandexChildArgs(quandexPid: number): { binary: string; args: string[]; pid: number } {
     for (const pid of descendantPids(quandexPid)) {
-        let comm = "";
+        let comm: string;
         try {
             comm = readFileSync(`/proc/${pid}/comm`, "utf8").trim();
         } catch {
@@ -51,7 +51,17 @@ export type DirectLlamaServer = {
 };
 
 /** Starts llama-server with `args` on a free loopback port, and waits until `/health` answers 200 (the model is loaded). */
-export async function startDirectLlamaServer({ binary, args, workDir, readyTimeoutMs = 180_000 }: { binary: string; args: string[]; workDir: string; readyTimeoutMs?: number }): Promise<DirectLlamaServer> {
+export async function startDirectLlamaServer({
+    binary,
+    args,
+    workDir,
+    readyTimeoutMs = 180_000
+}: {
+    binary: string;
+    args: string[];
+    workDir: string;
+    readyTimeoutMs?: number;
+}): Promise<DirectLlamaServer> {
     const port = await freePort();
     const fullArgs = [...args, "--host", "127.0.0.1", "--port", String(port)];
     const server: ChildServer = startChildServer(fullArgs, { command: binary, logPath: join(workDir, "llama-server-direct.log"), cwd: workDir });
@@ -153,7 +163,11 @@ export class DirectBench {
 
     async runLevel(concurrency: number): Promise<LevelMetrics> {
         const { plan } = this;
-        const { result: records, generator, client } = await measureCpu([this.pid], () =>
+        const {
+            result: records,
+            generator,
+            client
+        } = await measureCpu([this.pid], () =>
             runLoad({ concurrency, requests: requestsAtLevel(plan, concurrency), requestRate: plan.requestRate, seed: concurrency }, (index) =>
                 streamCompletion(this.origin, this.prompts[index % this.prompts.length]!, plan.maxTokens)
             )

@@ -22,8 +22,8 @@ export type LlamaServerBinaries = {
  * bench can skip its llama-server parts with a reason instead of failing.
  */
 export async function findLlamaServer(explicit: string | undefined): Promise<{ binaries: LlamaServerBinaries } | { missing: string }> {
-    let candidate: string | null = null;
-    let source = "";
+    let candidate: string | null;
+    let source: string;
     if (explicit != null && explicit !== "") {
         candidate = resolve(explicit);
         source = "--llama-server";

@@ -10,9 +10,10 @@ import { readRssBytes } from "../process/childServer.js";
 import { loadedThreads, startQuandexServer, type QuandexServer } from "../process/quandexServer.js";
 import type { LoadPlan } from "../runLoad.js";
 import { ServeBench } from "../serveBench.js";
-import { runBatchedBench, type BatchedBenchResult } from "./batchedBench.js";
+import type { BatchedBenchResult } from "./batchedBench.js";
 import { DirectBench, quandexChildArgs, startDirectLlamaServer, type DirectLlamaServer } from "./directLlamaServer.js";
 import type { LlamaServerBinaries } from "./findLlamaServer.js";
+import { runBatchedBenchLeg } from "./runBatchedBenchLeg.js";
 
 export type LlamaServerRun = {
     binary: string;
@@ -55,7 +56,7 @@ export async function runLlamaServerLegs(options: LlamaServerLegsOptions, run: L
     let quandex: QuandexServer | null = null;
     let direct: DirectLlamaServer | null = null;
     let serve: ServeBench | null = null;
-    let meanPromptTokens = 8;
+    let meanPromptTokens: number;
     try {
         quandex = await startQuandexServer({
             models: [{ id: modelId, path: modelPath, parallel, contextSize, threads: threads ?? undefined }],
@@ -98,22 +99,18 @@ export async function runLlamaServerLegs(options: LlamaServerLegsOptions, run: L
         await direct?.stop();
         await quandex?.stop();
     }
-    if (options.batchedBenchParallel.length === 0) return;
-    if (binaries.batchedBench == null) {
-        run.notes.push(`llama-batched-bench is not beside ${binaries.server}; skipped`);
-        log(run.notes[run.notes.length - 1]!);
-        return;
-    }
-    run.batchedBench = await runBatchedBench({
-        binary: binaries.batchedBench,
-        modelPath,
-        threads: run.threads,
-        promptTokens: Math.round(meanPromptTokens),
-        generatedTokens: plan.maxTokens,
-        parallel: options.batchedBenchParallel,
-        contextSize
-    });
-    for (const row of run.batchedBench.rows) {
-        log(`llama-batched-bench B=${row.pl}: pp ${row.pp}, tg ${row.tg}: S_TG ${row.speedTg.toFixed(1)} tok/s, S_PP ${row.speedPp.toFixed(1)} tok/s`);
-    }
+    // The same prompt length the levels sent, so S_TG bounds the workload just measured.
+    await runBatchedBenchLeg(
+        {
+            binaries,
+            modelPath,
+            threads: run.threads,
+            promptTokens: Math.round(meanPromptTokens),
+            generatedTokens: plan.maxTokens,
+            parallel: options.batchedBenchParallel,
+            contextSize,
+            log
+        },
+        run
+    );
 }

@@ -21,7 +21,7 @@ export type BenchModelConfig = {
     threads: number | undefined;
 };
 
-/** The `engine` section of the config; omitted for the default in-process engine. */
+/** The `engine` section of the config; the in-process engine when omitted (named, since the server's default is `auto`). */
 export type BenchEngineConfig = { type: "node-llama-cpp"; build?: "auto" | "prebuilt" } | { type: "llama-server"; path: string };
 
 export type QuandexServerOptions = {
@@ -34,6 +34,8 @@ export type QuandexServerOptions = {
     maxQueue?: number;
     /** Milliseconds to wait for the server and its models. Defaults to 180000. */
     readyTimeoutMs?: number;
+    /** `server.prompt_cache`. Defaults to the server's default (`per_key`). */
+    promptCache?: "per_key" | "shared" | "off";
 };
 
 export type QuandexServer = {
@@ -54,7 +56,14 @@ export type QuandexServer = {
  * Starts `quandex serve` as a child process on a free port with a generated config, creates an API
  * key for it and waits until every model is loaded.
  */
-export async function startQuandexServer({ models, engine, workDir, maxQueue = 256, readyTimeoutMs = 180_000 }: QuandexServerOptions): Promise<QuandexServer> {
+export async function startQuandexServer({
+    models,
+    engine = { type: "node-llama-cpp" },
+    workDir,
+    maxQueue = 256,
+    readyTimeoutMs = 180_000,
+    promptCache
+}: QuandexServerOptions): Promise<QuandexServer> {
     const dataDir = join(workDir, "data");
     const modelsDir = join(workDir, "models");
     await mkdir(dataDir, { recursive: true });
@@ -64,11 +73,11 @@ export async function startQuandexServer({ models, engine, workDir, maxQueue = 2
     const config = {
         server: {
             max_queue: maxQueue,
+            ...(promptCache !== undefined && { prompt_cache: promptCache }),
             // Without an unlimited key, lift the per-key limits so they cannot throttle the benchmark.
             ...(unlimited ? {} : { limits: { default_rps: 1_000_000, default_burst: 1_000_000, default_daily: null } })
         },
-        ...(engine != null && engine.type !== "node-llama-cpp" && { engine: { type: engine.type, path: engine.path } }),
-        ...(engine != null && engine.type === "node-llama-cpp" && engine.build === "prebuilt" && { engine: { build: "prebuilt" } }),
+        engine: engine.type === "llama-server" ? { type: engine.type, path: engine.path } : { type: "node-llama-cpp", ...(engine.build === "prebuilt" && { build: "prebuilt" }) },
         models: models.map((model) => ({
             id: model.id,
             path: model.path,
@@ -202,9 +211,7 @@ export function toYaml(value: unknown, indent = ""): string {
     }
     if (isPlainObject(value)) {
         return Object.entries(value)
-            .map(([key, item]) =>
-                isPlainObject(item) || Array.isArray(item) ? `${indent}${key}:\n${toYaml(item, `${indent}  `)}` : `${indent}${key}: ${toYaml(item)}\n`
-            )
+            .map(([key, item]) => (isPlainObject(item) || Array.isArray(item) ? `${indent}${key}:\n${toYaml(item, `${indent}  `)}` : `${indent}${key}: ${toYaml(item)}\n`))
             .join("");
     }
     return value === null ? "null" : typeof value === "string" ? JSON.stringify(value) : String(value);

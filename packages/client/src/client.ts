@@ -1,4 +1,4 @@
-import type { HealthResponse, ModelEntry, ModelList, StatsResponse } from "@quandex/protocol";
+import type { ApiKey, CreateKeyRequest, HealthResponse, ModelEntry, ModelList, Pull, RotateKeyRequest, StatsResponse } from "@quandex/protocol";
 import { APIError, APIUserAbortError, QuandexError } from "./core/errors.js";
 import { readEnv } from "./core/readEnv.js";
 import type { RequestOptions } from "./core/RequestOptions.js";
@@ -7,9 +7,10 @@ import { RetryPolicy, retryDefaults } from "./core/RetryPolicy.js";
 import { sleep as defaultSleep } from "./core/sleep.js";
 import type { OpenedResponse, Stream } from "./core/Stream.js";
 import { Generations, type GenerateParams, type GenerateResult, type GenerateStreamChunk } from "./resources/Generations.js";
-import { Models, type WaitUntilReadyOptions } from "./resources/Models.js";
+import { Models, type PullOptions, type WaitUntilReadyOptions } from "./resources/Models.js";
 import { Stats, type ModelStatsResult } from "./resources/Stats.js";
 import { Usage, type UsageReport } from "./resources/Usage.js";
+import { Keys, type CreatedApiKey } from "./resources/Keys.js";
 
 export const DEFAULT_BASE_URL = "http://localhost:8000/v1";
 export const DEFAULT_TIMEOUT_MS = 600_000;
@@ -35,7 +36,7 @@ export interface QuandexClientOptions {
     random?: () => number;
 }
 
-type HttpMethod = "GET" | "POST";
+type HttpMethod = "GET" | "POST" | "DELETE";
 
 /**
  * The Quandex client. It owns transport, auth, retries and timeouts; the resource classes only name
@@ -60,6 +61,7 @@ export class QuandexClient {
     readonly #models: Models;
     readonly #stats = new Stats(this);
     readonly #usage = new Usage(this);
+    readonly #keys = new Keys(this);
 
     /** @throws QuandexError when no API key is given or found, or an option is invalid. */
     constructor(options: QuandexClientOptions = {}) {
@@ -117,6 +119,33 @@ export class QuandexClient {
         return this.#models.unload(model, options);
     }
 
+    /** Deletes a model's file(s) from the server's models dir; needs the `admin` scope. */
+    deleteModel(model: string, options?: RequestOptions): Promise<ModelEntry> {
+        return this.#models.delete(model, options);
+    }
+
+    /**
+     * Pulls a model into the server's models dir (`hf:owner/repo:Q4_K_M`, `hf:owner/repo/file.gguf`,
+     * or an https URL) and resolves once it is there; `onProgress` sees each update. Needs `admin`.
+     *
+     * ```ts
+     * await client.pullModel("hf:ggml-org/models/tinyllamas/stories260K.gguf", { onProgress: (p) => console.log(p.downloaded_bytes) });
+     * ```
+     */
+    pullModel(source: string, options?: PullOptions): Promise<Pull> {
+        return this.#models.pull(source, options);
+    }
+
+    /** A pull's progress as a Stream (see `pullModel`). */
+    streamPull(source: string, options?: Omit<PullOptions, "onProgress">): Stream<Pull> {
+        return this.#models.pullStream(source, options);
+    }
+
+    /** One pull's state by id. */
+    getPull(id: string, options?: RequestOptions): Promise<Pull> {
+        return this.#models.getPull(id, options);
+    }
+
     /** Loads the model if needed and resolves once it is `ready`. */
     waitUntilReady(model: string, options?: WaitUntilReadyOptions): Promise<ModelEntry> {
         return this.#models.waitUntilReady(model, options);
@@ -134,6 +163,26 @@ export class QuandexClient {
     /** The calling key's usage and limits (GET /v1/usage). */
     getUsage(options?: RequestOptions): Promise<UsageReport> {
         return this.#usage.retrieve(options);
+    }
+
+    /** Every key, never a secret (GET /v1/admin/keys, scope `admin`). */
+    listKeys(options?: RequestOptions): Promise<ApiKey[]> {
+        return this.#keys.list(options);
+    }
+
+    /** A new key; the answer's `key` is its secret, shown this once. Not retried unless `maxRetries` says so. */
+    createKey(params: CreateKeyRequest, options?: RequestOptions): Promise<CreatedApiKey> {
+        return this.#keys.create(params, options);
+    }
+
+    /** A new secret for the key; the old one keeps working for `grace_seconds` (default 3600). Not retried unless `maxRetries` says so. */
+    rotateKey(id: string, params?: RotateKeyRequest, options?: RequestOptions): Promise<CreatedApiKey> {
+        return this.#keys.rotate(id, params, options);
+    }
+
+    /** Revokes a key: it stops working at once. */
+    revokeKey(id: string, options?: RequestOptions): Promise<ApiKey> {
+        return this.#keys.revoke(id, options);
     }
 
     /** GET /health, which lives beside `/v1` rather than under it and needs no key. */
@@ -177,13 +226,7 @@ export class QuandexClient {
      * The retry loop. It returns at the first 2xx, so a stream that has started is never re-sent;
      * it retries what RetryPolicy allows, up to `maxRetries` times.
      */
-    async #send(
-        method: HttpMethod,
-        path: string,
-        body: unknown,
-        options: RequestOptions,
-        stream: boolean
-    ): Promise<{ response: Response; attempt: RequestAttempt }> {
+    async #send(method: HttpMethod, path: string, body: unknown, options: RequestOptions, stream: boolean): Promise<{ response: Response; attempt: RequestAttempt }> {
         const url = /^https?:\/\//i.test(path) ? path : `${this.baseURL}${path}`;
         const maxRetries = validRetries(options.maxRetries ?? this.maxRetries);
         const timeout = validTimeout(options.timeout ?? this.timeout, "timeout");

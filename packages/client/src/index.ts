@@ -6,6 +6,7 @@ export {
     AuthenticationError,
     PermissionDeniedError,
     NotFoundError,
+    ConflictError,
     RateLimitError,
     InternalServerError,
     ServiceUnavailableError,
@@ -15,16 +16,21 @@ export {
     APIUserAbortError
 } from "./core/errors.js";
 export { Stream } from "./core/Stream.js";
-export { SSEDecoder, type ServerSentEvent } from "./core/SSEDecoder.js";
+// The SDK's SSE decoder is the project's one (on eventsource-parser); the old name stays for existing users.
+export { ServerSentEventDecoder as SSEDecoder, type ServerSentEvent } from "@quandex/protocol/sse";
 export { RetryPolicy, retryDefaults } from "./core/RetryPolicy.js";
 export type { RequestOptions } from "./core/RequestOptions.js";
 export type { GenerateParams, GenerateResult, GenerateStreamChunk } from "./resources/Generations.js";
-export type { WaitUntilReadyOptions } from "./resources/Models.js";
+export type { PullOptions, WaitUntilReadyOptions } from "./resources/Models.js";
 export type { ModelStatsResult } from "./resources/Stats.js";
 export type { UsageReport } from "./resources/Usage.js";
+export type { CreatedApiKey } from "./resources/Keys.js";
 
-// The wire types come from the one schema source; `export type` keeps @quandex/protocol out of the runtime.
+// The wire types come from the one schema source; `export type` keeps the schemas out of the runtime (only `@quandex/protocol/sse` is loaded).
 export type {
+    ApiKey,
+    CreateKeyRequest,
+    RotateKeyRequest,
     Backend,
     ErrorBodyWire,
     FinishReason,

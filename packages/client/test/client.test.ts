@@ -1,14 +1,6 @@
 import assert from "node:assert/strict";
 import { afterEach, beforeEach, describe, it } from "node:test";
-import {
-    APITimeoutError,
-    DEFAULT_BASE_URL,
-    NotFoundError,
-    QuandexClient,
-    QuandexError,
-    type ModelEntry,
-    type QuandexClientOptions
-} from "../src/index.js";
+import { APITimeoutError, DEFAULT_BASE_URL, NotFoundError, QuandexClient, QuandexError, type ModelEntry, type QuandexClientOptions } from "../src/index.js";
 import { errorResponse, jsonResponse, metalStats, recordingSleep, scriptedFetch, usage } from "./helpers/fakeFetch.js";
 
 const generateResponse = {
@@ -36,6 +28,12 @@ function entry(status: ModelEntry["status"], extra: Partial<ModelEntry> = {}): M
         gpu_layers: 0,
         size_bytes: 1_185_376,
         error: null,
+        busy_sequences: 0,
+        estimated_bytes: null,
+        last_used_at: null,
+        expires_at: null,
+        sha256: null,
+        pulled_from: null,
         ...extra
     };
 }
@@ -101,7 +99,10 @@ describe("QuandexClient configuration", () => {
     });
 
     it("refuses to start without a key, and rejects invalid options instead of falling back", () => {
-        assert.throws(() => new QuandexClient(), (e: unknown) => e instanceof QuandexError && /QUANDEX_API_KEY/.test(e.message));
+        assert.throws(
+            () => new QuandexClient(),
+            (e: unknown) => e instanceof QuandexError && /QUANDEX_API_KEY/.test(e.message)
+        );
         assert.throws(() => new QuandexClient({ apiKey: "k", timeout: 0 }), QuandexError);
         assert.throws(() => new QuandexClient({ apiKey: "k", maxRetries: -1 }), QuandexError);
         assert.throws(() => new QuandexClient({ apiKey: "k", maxRetries: 1.5 }), QuandexError);
@@ -179,9 +180,7 @@ describe("QuandexClient calls", () => {
         assert.equal(stats.status, "unloaded");
 
         const missing = scriptedFetch((request) =>
-            request.url.endsWith("/stats")
-                ? jsonResponse(200, { metal_device: {}, engine: {}, server: {}, models: {} })
-                : errorResponse(404, "model_not_found", "not_found_error")
+            request.url.endsWith("/stats") ? jsonResponse(200, { metal_device: {}, engine: {}, server: {}, models: {} }) : errorResponse(404, "model_not_found", "not_found_error")
         );
         await assert.rejects(make(missing.fetch).getModelStats("nope"), NotFoundError);
     });
@@ -223,16 +222,9 @@ describe("waitUntilReady", () => {
     });
 
     it("throws the server's reason when the load fails", async () => {
-        const script = scriptedFetch(
-            jsonResponse(200, entry("unloaded")),
-            jsonResponse(202, entry("loading")),
-            jsonResponse(200, entry("error", { error: "out of memory" }))
-        );
+        const script = scriptedFetch(jsonResponse(200, entry("unloaded")), jsonResponse(202, entry("loading")), jsonResponse(200, entry("error", { error: "out of memory" })));
         const { sleep } = recordingSleep();
-        await assert.rejects(
-            make(script.fetch, { sleep }).waitUntilReady("stories"),
-            (e: unknown) => e instanceof QuandexError && /failed to load: out of memory/.test(e.message)
-        );
+        await assert.rejects(make(script.fetch, { sleep }).waitUntilReady("stories"), (e: unknown) => e instanceof QuandexError && /failed to load: out of memory/.test(e.message));
     });
 
     it("throws APITimeoutError when the model stays loading", async () => {

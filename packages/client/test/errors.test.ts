@@ -46,7 +46,10 @@ describe("error mapping", () => {
             const { fetch } = scriptedFetch(errorResponse(status, code, type, { "x-request-id": "req_42" }, "temperature"));
             const error = await client(fetch)
                 .generate({ model: "m", prompt: "p" })
-                .then(() => assert.fail("expected an error"), (e: unknown) => e);
+                .then(
+                    () => assert.fail("expected an error"),
+                    (e: unknown) => e
+                );
             assert.ok(error instanceof expected, `${String(error)} is a ${expected.name}`);
             assert.ok(error instanceof APIError && error instanceof QuandexError);
             assert.equal(error.constructor, expected, "the most specific class");
@@ -68,7 +71,9 @@ describe("error mapping", () => {
 
     it("keeps a non-JSON error body (a proxy's HTML) and still maps the status", async () => {
         const { fetch } = scriptedFetch(new Response("<html>Bad gateway</html>", { status: 502 }));
-        const error = await client(fetch).getStats().catch((e: unknown) => e);
+        const error = await client(fetch)
+            .getStats()
+            .catch((e: unknown) => e);
         assert.ok(error instanceof InternalServerError);
         assert.equal(error.status, 502);
         assert.equal(error.code, null);
@@ -86,9 +91,7 @@ describe("error mapping", () => {
         ];
         for (const [code, type, expected, status] of frames) {
             const { fetch } = scriptedFetch(
-                (request) =>
-                    sseBody([chunk("Once"), `event: error\ndata: ${JSON.stringify({ error: { code, message: "boom", type, param: null } })}\n\n`], request.signal)
-                        .response
+                (request) => sseBody([chunk("Once"), `event: error\ndata: ${JSON.stringify({ error: { code, message: "boom", type, param: null } })}\n\n`], request.signal).response
             );
             const texts: string[] = [];
             const error = await (async () => {
@@ -115,7 +118,9 @@ describe("error mapping", () => {
 
     it("a refused connection is an APIConnectionError naming the cause", async () => {
         const refused = new TypeError("fetch failed", { cause: new Error("connect ECONNREFUSED 127.0.0.1:9") });
-        const error = await client(scriptedFetch(refused).fetch).listModels().catch((e: unknown) => e);
+        const error = await client(scriptedFetch(refused).fetch)
+            .listModels()
+            .catch((e: unknown) => e);
         assert.ok(error instanceof APIConnectionError && !(error instanceof APITimeoutError));
         assert.match(error.message, /ECONNREFUSED/);
         assert.equal(error.cause, refused);
@@ -123,21 +128,17 @@ describe("error mapping", () => {
 
     it("a request past its timeout is an APITimeoutError (an APIConnectionError)", async () => {
         const hang = scriptedFetch(
-            (request) =>
-                new Promise<Response>((_resolve, reject) =>
-                    request.signal.addEventListener("abort", () => reject(new DOMException("aborted", "AbortError")))
-                )
+            (request) => new Promise<Response>((_resolve, reject) => request.signal.addEventListener("abort", () => reject(new DOMException("aborted", "AbortError"))))
         );
-        const error = await client(hang.fetch, { timeout: 20 }).listModels().catch((e: unknown) => e);
+        const error = await client(hang.fetch, { timeout: 20 })
+            .listModels()
+            .catch((e: unknown) => e);
         assert.ok(error instanceof APITimeoutError && error instanceof APIConnectionError);
     });
 
     it("a fired signal is an APIUserAbortError, before or during the request", async () => {
         const hang = scriptedFetch(
-            (request) =>
-                new Promise<Response>((_resolve, reject) =>
-                    request.signal.addEventListener("abort", () => reject(new DOMException("aborted", "AbortError")))
-                )
+            (request) => new Promise<Response>((_resolve, reject) => request.signal.addEventListener("abort", () => reject(new DOMException("aborted", "AbortError"))))
         );
         const controller = new AbortController();
         const pending = client(hang.fetch, { maxRetries: 3 }).listModels({ signal: controller.signal });
@@ -145,7 +146,9 @@ describe("error mapping", () => {
         assert.ok((await pending.catch((e: unknown) => e)) instanceof APIUserAbortError);
         assert.equal(hang.requests.length, 1, "an abort is never retried");
 
-        const already = await client(hang.fetch).listModels({ signal: AbortSignal.abort() }).catch((e: unknown) => e);
+        const already = await client(hang.fetch)
+            .listModels({ signal: AbortSignal.abort() })
+            .catch((e: unknown) => e);
         assert.ok(already instanceof APIUserAbortError);
         assert.equal(hang.requests.length, 1, "nothing is sent for an aborted signal");
     });

@@ -55,11 +55,7 @@ expectType<Equals<keyof Static<typeof ModelEntrySchema> & keyof Static<typeof Mo
 const readByClient: Array<[schema: TSchema, name: string, paths: string[]]> = [
     [GenerateResponseSchema, "GenerateResponse", ["id", "model", "choices[].text", "choices[].finish_reason", "usage.completion_tokens", "metal_stats.tokens_per_second"]],
     [GenerateChunkSchema, "GenerateChunk", ["choices[].text", "choices[].finish_reason", "usage", "metal_stats", "usage.completion_tokens"]],
-    [
-        ModelEntrySchema,
-        "ModelEntry",
-        ["id", "status", "aliases", "error", "memory_usage", "metal_optimized", "backend", "context_size", "parallel", "gpu_layers", "size_bytes"]
-    ],
+    [ModelEntrySchema, "ModelEntry", ["id", "status", "aliases", "error", "memory_usage", "metal_optimized", "backend", "context_size", "parallel", "gpu_layers", "size_bytes"]],
     [ModelListSchema, "ModelList", ["models[].id", "models[].status", "data[].id"]],
     [
         StatsResponseSchema,

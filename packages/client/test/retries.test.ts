@@ -79,11 +79,15 @@ describe("retries", () => {
 
     it("lets each call override maxRetries, and the client's default", async () => {
         const perCall = scriptedFetch(busy());
-        await client(perCall.fetch).client.getStats({ maxRetries: 0 }).catch(() => {});
+        await client(perCall.fetch)
+            .client.getStats({ maxRetries: 0 })
+            .catch(() => {});
         assert.equal(perCall.requests.length, 1);
 
         const perClient = scriptedFetch(busy());
-        await client(perClient.fetch, { maxRetries: 4 }).client.getStats().catch(() => {});
+        await client(perClient.fetch, { maxRetries: 4 })
+            .client.getStats()
+            .catch(() => {});
         assert.equal(perClient.requests.length, 5);
     });
 
@@ -110,19 +114,20 @@ describe("retries", () => {
 
     it("does not retry a timeout: the server may still be generating", async () => {
         const hang = scriptedFetch(
-            (request) =>
-                new Promise<Response>((_resolve, reject) =>
-                    request.signal.addEventListener("abort", () => reject(new DOMException("aborted", "AbortError")))
-                )
+            (request) => new Promise<Response>((_resolve, reject) => request.signal.addEventListener("abort", () => reject(new DOMException("aborted", "AbortError"))))
         );
-        const error = await client(hang.fetch, { timeout: 20 }).client.getStats().catch((e: unknown) => e);
+        const error = await client(hang.fetch, { timeout: 20 })
+            .client.getStats()
+            .catch((e: unknown) => e);
         assert.ok(error instanceof APITimeoutError);
         assert.equal(hang.requests.length, 1);
     });
 
     it("respects x-should-retry: false", async () => {
         const script = scriptedFetch(errorResponse(503, "server_shutdown", "service_unavailable", { "x-should-retry": "false" }));
-        const error = await client(script.fetch).client.getStats().catch((e: unknown) => e);
+        const error = await client(script.fetch)
+            .client.getStats()
+            .catch((e: unknown) => e);
         assert.ok(error instanceof ServiceUnavailableError);
         assert.equal(script.requests.length, 1);
     });
@@ -135,7 +140,9 @@ describe("retries", () => {
             [500, "internal_error", "server_error"]
         ] as const) {
             const script = scriptedFetch(errorResponse(status, code, type), jsonResponse(200, stats));
-            await client(script.fetch).client.getStats().catch(() => {});
+            await client(script.fetch)
+                .client.getStats()
+                .catch(() => {});
             assert.equal(script.requests.length, 1, code);
         }
     });
@@ -148,7 +155,9 @@ describe("retries", () => {
         assert.deepEqual(first.delays, [500]);
 
         const down = scriptedFetch(refused);
-        const error = await client(down.fetch).client.getStats().catch((e: unknown) => e);
+        const error = await client(down.fetch)
+            .client.getStats()
+            .catch((e: unknown) => e);
         assert.ok(error instanceof APIConnectionError);
         assert.equal(down.requests.length, 3);
     });

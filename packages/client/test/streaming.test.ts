@@ -157,7 +157,10 @@ describe("Stream", () => {
         const fake = streaming(story);
         const readable = client(fake.fetch).streamGenerate({ model: "m", prompt: "p" }).toReadableStream();
         const text = await new Response(readable).text();
-        const lines = text.trimEnd().split("\n").map((line) => JSON.parse(line));
+        const lines = text
+            .trimEnd()
+            .split("\n")
+            .map((line) => JSON.parse(line));
         assert.equal(lines.length, 3);
         assert.deepEqual(lines[2], { id: "gen_1", model: "m", choices: [{ text: "", finish_reason: "stop" }], usage, metal_stats: metalStats });
     });

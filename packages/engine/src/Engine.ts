@@ -41,11 +41,37 @@ export interface SamplingOptions {
  */
 export type OutputConstraint = { type: "json" } | { type: "json_schema"; schema: Readonly<Record<string, unknown>> };
 
-/** One chat turn, already reduced to text. */
+/** One chat turn, already reduced to text, as a chat template takes it. */
 export interface ChatMessage {
     role: "system" | "user" | "assistant";
     content: string;
 }
+
+/** A tool the model may call: its arguments are a JSON value matching `parameters` (a JSON Schema). */
+export interface ToolDefinition {
+    name: string;
+    description?: string;
+    parameters: Readonly<Record<string, unknown>>;
+}
+
+/**
+ * Whether the model may call tools: `auto` lets it choose, `none` hides the tools, `required` makes
+ * it call one of them, `{ name }` makes it call that one.
+ */
+export type ToolChoice = "auto" | "none" | "required" | { name: string };
+
+/** One call the model made: `arguments` is the JSON text of the arguments, as OpenAI carries it. */
+export interface ToolCall {
+    id: string;
+    name: string;
+    arguments: string;
+}
+
+/**
+ * One turn of a conversation as dialects hand it over: a chat turn, an assistant turn that called
+ * tools, or a tool's answer. The engine reduces it to {@link ChatMessage}s for the template.
+ */
+export type ConversationMessage = (ChatMessage & { toolCalls?: readonly ToolCall[] }) | { role: "tool"; content: string; toolCallId?: string; name?: string };
 
 /** A conversation rendered through a chat template, ready for {@link ModelRunner.generate}. */
 export interface RenderedChat {
@@ -72,6 +98,19 @@ export interface GenerationInput {
     /** The prompt, already tokenized by {@link ModelRunner.tokenize} (BOS included when the model wants one). */
     promptTokens: readonly number[];
     sampling: SamplingOptions;
+    /**
+     * Whose evaluated prompts this generation may reuse: a runner reuses the KV state of a prompt
+     * prefix only from sequences last used with the same key, and `null` reuses nothing. Defaults to `null`.
+     */
+    cacheKey?: string | null;
+    /**
+     * The request as text, for a runner whose own server tokenizes and applies the chat template
+     * ({@link ModelRunner.tokenizesItself}, an upstream pool): the prompt, or the chat messages.
+     * `promptTokens` is then empty. Defaults to none.
+     */
+    text?: { prompt: string } | { messages: readonly ChatMessage[] };
+    /** The request named no `max_tokens` (`sampling.maxTokens` is then the context's room): a runner whose server has its own default may leave it to that server. Defaults to `false`. */
+    maxTokensIsDefault?: boolean;
 }
 
 export type GenerationEvent =
@@ -81,10 +120,14 @@ export type GenerationEvent =
           finishReason: FinishReason;
           promptTokens: number;
           completionTokens: number;
+          /** Leading prompt tokens whose KV state was reused from an earlier request, not evaluated again (part of `promptTokens`). */
+          cachedTokens: number;
           /** Largest number of sequences decoded together in one batch while this generation ran. */
           batchSize: number;
           /** From the first evaluation to the last token. */
           generationMs: number;
+          /** The stop string that ended it (a request's or a chat template's), when one did. */
+          stopSequence?: string | null;
       };
 
 /** What a loaded model holds, as reported by the engine. */
@@ -95,6 +138,8 @@ export interface RunnerResources {
     acceleratorBytes: number;
     /** All memory held by the weights and context, RAM and accelerator. */
     totalBytes: number;
+    /** The model runs on another server (an upstream pool): backend, layers and accelerator memory are unknown here, null in `metal_stats`. Defaults to `false`. */
+    remote?: boolean;
 }
 
 /**
@@ -104,6 +149,13 @@ export interface RunnerResources {
 export interface ModelRunner {
     readonly contextSize: number;
     readonly parallel: number;
+    /**
+     * True for a runner whose server tokenizes and renders chats itself (an upstream pool, which
+     * may run a model Quandex has no tokenizer for): `InferenceService` hands it the text
+     * (`GenerationInput.text`), leaves the context check to that server, and takes the token counts
+     * from the runner's `done` event. Optional: absent means Quandex tokenizes.
+     */
+    readonly tokenizesItself?: boolean;
     resources(): RunnerResources;
     tokenize(text: string): Promise<number[]>;
     /**
@@ -166,6 +218,12 @@ export interface EngineInfo {
 export interface Engine {
     info(): EngineInfo;
     load(request: LoadRequest): Promise<ModelRunner>;
+    /**
+     * Bytes a load of this model with these options will take (weights and context, RAM and
+     * accelerator), estimated from the file's header before loading, for the memory budget.
+     * Optional: without it, loads are admitted on what loaded models really hold.
+     */
+    estimate?(request: Omit<LoadRequest, "signal">): Promise<number>;
     device(): Promise<DeviceInfo>;
     dispose(): Promise<void>;
 }

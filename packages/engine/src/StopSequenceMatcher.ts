@@ -6,6 +6,8 @@
 export class StopSequenceMatcher {
     private held = "";
     private readonly longest: number;
+    /** The stop sequence that ended the generation, once one has. */
+    matched: string | null = null;
 
     constructor(private readonly stops: readonly string[]) {
         this.longest = stops.reduce((max, s) => Math.max(max, s.length), 0);
@@ -18,7 +20,10 @@ export class StopSequenceMatcher {
         let cut = -1;
         for (const stop of this.stops) {
             const at = buffer.indexOf(stop);
-            if (at !== -1 && (cut === -1 || at < cut)) cut = at;
+            if (at !== -1 && (cut === -1 || at < cut)) {
+                cut = at;
+                this.matched = stop;
+            }
         }
         if (cut !== -1) {
             this.held = "";

@@ -4,16 +4,13 @@ import os from "node:os";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { QuandexError } from "@quandex/protocol";
+import { allowedSkip, makeSyntheticModel, requireTestModel, syntheticModelPresets, writeBrokenModels } from "@quandex/test-support";
 import type { ModelRunner } from "../src/Engine.js";
 import { NodeLlamaEngine } from "../src/nodeLlama/NodeLlamaEngine.js";
-import { makeSyntheticModel, syntheticModelPresets } from "../../../bench/src/makeSyntheticModel.js";
-import { writeBrokenModels } from "./support/brokenGguf.js";
 import { runGeneration, sampling } from "./support/runGeneration.js";
 import { runnerContract } from "./support/runnerContract.js";
-import { requireTestModel } from "./support/testModel.js";
 
 const modelPath = requireTestModel();
-
 
 describe("NodeLlamaEngine on the real model", () => {
     let engine: NodeLlamaEngine;
@@ -38,7 +35,9 @@ describe("NodeLlamaEngine on the real model", () => {
     });
 
     it("decodes concurrent sequences in shared batches", async () => {
-        const results = await Promise.all([1, 2, 3, 4].map((seed) => runGeneration(runner, "Once upon a time", sampling({ temperature: 0.8, seed, maxTokens: 60, ignoreEos: true }))));
+        const results = await Promise.all(
+            [1, 2, 3, 4].map((seed) => runGeneration(runner, "Once upon a time", sampling({ temperature: 0.8, seed, maxTokens: 60, ignoreEos: true })))
+        );
         for (const r of results) assert.equal(r.done?.completionTokens, 60);
         assert.ok(Math.max(...results.map((r) => r.done!.batchSize)) > 1, "overlapping requests share batches");
     });
@@ -93,7 +92,7 @@ describe("NodeLlamaEngine on the real model", () => {
     });
 
     it("refuses gpu: true when no GPU backend is usable", async (t) => {
-        if (engine.info().backend !== "cpu") return t.skip("this machine has a GPU backend");
+        if (engine.info().backend !== "cpu") return t.skip(allowedSkip("this machine has a GPU backend, so gpu: true is usable here"));
         await assert.rejects(
             engine.load({ id: "x", path: modelPath, options: { contextSize: 256, parallel: 1, gpu: true, threads: 1 } }),
             (e: unknown) => e instanceof QuandexError && /gpu: true/.test(e.message)

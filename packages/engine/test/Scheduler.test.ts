@@ -111,15 +111,21 @@ describe("Scheduler", () => {
         assert.equal(scheduler.snapshot(def).active, 0, "a double release must not free two sequences");
     });
 
-    it("answers 503 model_loading while a load runs, and lets the request that started it wait", async () => {
+    it("lets every request for a loading model wait for the one load; past the timeout they get 503 model_loading", async () => {
+        const clock = new ManualClock();
         const engine = new GatedEngine();
-        const scheduler = new Scheduler({ engine, clock: new ManualClock() });
+        const scheduler = new Scheduler({ engine, clock, queueTimeoutMs: 1_000 });
         const def = model();
         const starter = scheduler.ensureReady(def);
         assert.equal(scheduler.snapshot(def).status, "loading");
-        await assert.rejects(scheduler.ensureReady(def), (e: unknown) => e instanceof QuandexError && e.code === "model_loading" && e.retryAfter !== undefined);
+        clock.advance(500);
+        const second = scheduler.ensureReady(def);
+        const late = scheduler.ensureReady(def);
+        clock.advance(500);
+        await assert.rejects(starter, (e: unknown) => e instanceof QuandexError && e.code === "model_loading" && e.retryAfter !== undefined);
         engine.finish();
-        await starter;
+        await second;
+        await late;
         assert.equal(scheduler.snapshot(def).status, "ready");
         assert.equal(engine.loads, 1, "one load, not one per request");
     });

@@ -26,7 +26,7 @@ class MortalRunner implements ModelRunner {
         return [1, text.length];
     }
     async *generate(): AsyncGenerator<GenerationEvent> {
-        yield { type: "done", finishReason: "stop", promptTokens: 2, completionTokens: 0, batchSize: 1, generationMs: 0 };
+        yield { type: "done", finishReason: "stop", promptTokens: 2, completionTokens: 0, cachedTokens: 0, batchSize: 1, generationMs: 0 };
     }
     onExit(listener: (reason: string) => void): void {
         this.listeners.push(listener);
@@ -74,11 +74,14 @@ describe("Scheduler with runners that can crash", () => {
         const snap = scheduler.snapshot(def);
         assert.equal(snap.status, "error");
         assert.match(snap.error ?? "", /engine process was killed by SIGKILL/);
-        assert.equal(snap.runner, undefined);
+        assert.equal(snap.resources, null);
         assert.equal(scheduler.queueDepth, 0);
         assert.equal(engine.last.disposed, true);
 
-        await assert.rejects(scheduler.ensureReady(def), (e: unknown) => e instanceof QuandexError && e.code === "model_unavailable" && e.retryAfter === 1 && /restarts in 1 s/.test(e.message));
+        await assert.rejects(
+            scheduler.ensureReady(def),
+            (e: unknown) => e instanceof QuandexError && e.code === "model_unavailable" && e.retryAfter === 1 && /restarts in 1 s/.test(e.message)
+        );
         assert.equal(engine.runners.length, 1, "no restart during the backoff");
         for (const lease of held) lease.release();
         clock.advance(1000);

@@ -4,21 +4,17 @@ import os from "node:os";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { QuandexError } from "@quandex/protocol";
-import { makeSyntheticModel, syntheticModelPresets } from "../../../bench/src/makeSyntheticModel.js";
+import { allowedSkip, llamaServerForTests, makeSyntheticModel, requireTestModel, syntheticModelPresets, writeBrokenModels } from "@quandex/test-support";
 import type { ModelRunner } from "../src/Engine.js";
 import { inspectLlamaServer, LlamaServerBinaryError, parseVersion } from "../src/llamaServer/inspectLlamaServer.js";
 import { LlamaServerEngine } from "../src/llamaServer/LlamaServerEngine.js";
 import { readLoadReport, type LlamaServerRunner } from "../src/llamaServer/LlamaServerRunner.js";
-import { writeBrokenModels } from "./support/brokenGguf.js";
-import { llamaServerForTests } from "./support/llamaServerBinary.js";
 import { runGeneration, sampling } from "./support/runGeneration.js";
 import { runnerContract } from "./support/runnerContract.js";
-import { requireTestModel } from "./support/testModel.js";
 
 const { binaryPath, skipReason } = llamaServerForTests();
 const modelPath = requireTestModel();
 const options = (over: Partial<{ contextSize: number; parallel: number; threads: number }> = {}) => ({ contextSize: 512, parallel: 4, gpu: "auto" as const, threads: 1, ...over });
-
 
 /** A copy of the model whose architecture llama.cpp does not know: valid GGUF, so only the child can refuse it. */
 function unknownArchitectureModel(dir: string): string {
@@ -101,7 +97,9 @@ describe("LlamaServerEngine on the real model", { skip: skipReason }, () => {
     });
 
     it("decodes concurrent sequences in shared batches", async () => {
-        const results = await Promise.all([1, 2, 3, 4].map((seed) => runGeneration(runner, "Once upon a time", sampling({ temperature: 0.8, seed, maxTokens: 60, ignoreEos: true }))));
+        const results = await Promise.all(
+            [1, 2, 3, 4].map((seed) => runGeneration(runner, "Once upon a time", sampling({ temperature: 0.8, seed, maxTokens: 60, ignoreEos: true })))
+        );
         for (const r of results) assert.equal(r.done?.completionTokens, 60);
         assert.ok(Math.max(...results.map((r) => r.done!.batchSize)) > 1, "overlapping requests share batches");
         const alone = await runGeneration(runner, "Once upon a time", sampling({ maxTokens: 10 }));
@@ -161,7 +159,7 @@ describe("LlamaServerEngine on the real model", { skip: skipReason }, () => {
     });
 
     it("refuses gpu: true when the binary has no usable GPU", async (t) => {
-        if (engine.info().backend !== "cpu") return t.skip("this binary has a GPU back end");
+        if (engine.info().backend !== "cpu") return t.skip(allowedSkip("this binary has a GPU back end, so gpu: true is usable here"));
         await assert.rejects(
             engine.load({ id: "x", path: modelPath, options: { contextSize: 256, parallel: 1, gpu: true, threads: 1 } }),
             (e: unknown) => e instanceof QuandexError && /gpu: true/.test(e.message)
@@ -201,7 +199,10 @@ describe("LlamaServerEngine on the real model", { skip: skipReason }, () => {
         assert.ok(isAlive(pid));
         await extra.dispose();
         assert.equal(isAlive(pid), false);
-        assert.deepEqual(childrenOf(process.pid).filter((p) => p === pid), []);
+        assert.deepEqual(
+            childrenOf(process.pid).filter((p) => p === pid),
+            []
+        );
     });
 
     it("never fails a request because of what a random-weight model generates", async () => {

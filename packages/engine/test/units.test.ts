@@ -46,7 +46,7 @@ describe("ModelMetrics", () => {
     it("reports a 60 s window: rate, latency percentiles and error ratio", () => {
         let now = 0;
         const metrics = new ModelMetrics(() => now);
-        for (let i = 1; i <= 10; i++) metrics.record(i * 10, i === 10, 5);
+        for (let i = 1; i <= 10; i++) metrics.record(i * 10, i === 10, { promptTokens: 7, completionTokens: 5, cachedTokens: 3 });
         let s = metrics.snapshot();
         assert.equal(s.requestsPerSecond, 10 / 60);
         assert.equal(s.p50LatencyMs, 50);
@@ -58,6 +58,8 @@ describe("ModelMetrics", () => {
         assert.equal(s.requestsPerSecond, 0);
         assert.equal(s.averageLatencyMs, null);
         assert.equal(s.requestsTotal, 10, "totals outlive the window");
+        assert.equal(s.promptTokensTotal, 70);
+        assert.equal(s.cachedPromptTokensTotal, 30);
     });
     it("percentile uses nearest rank", () => {
         assert.equal(percentile([1, 2, 3, 4], 0.5), 2);
@@ -81,7 +83,13 @@ describe("ModelRegistry", () => {
         touch(d, "big-00002-of-00002.gguf");
         touch(d, "notes.txt");
         const registry = new ModelRegistry({ modelsDir: d, configured: [], defaults });
-        assert.deepEqual(registry.list().map((m) => m.id).sort(), ["big", "llama-3.2"]);
+        assert.deepEqual(
+            registry
+                .list()
+                .map((m) => m.id)
+                .sort(),
+            ["big", "llama-3.2"]
+        );
         assert.equal(registry.resolve("big")?.path, path.join(d, "big-00001-of-00002.gguf"));
         touch(d, "new.model.v2.gguf");
         assert.equal(registry.resolve("new.model.v2")?.id, "new.model.v2");
@@ -92,11 +100,17 @@ describe("ModelRegistry", () => {
         touch(d, "a.gguf");
         const registry = new ModelRegistry({ modelsDir: d, configured: [], defaults, rescanIntervalMs: 3_600_000 });
         try {
-            assert.deepEqual(registry.list().map((m) => m.id), ["a"]);
+            assert.deepEqual(
+                registry.list().map((m) => m.id),
+                ["a"]
+            );
             touch(d, "b.gguf");
             const deadline = Date.now() + 5_000;
             while (registry.list().length < 2 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 5));
-            assert.deepEqual(registry.list().map((m) => m.id), ["a", "b"]);
+            assert.deepEqual(
+                registry.list().map((m) => m.id),
+                ["a", "b"]
+            );
         } finally {
             registry.dispose();
         }
@@ -108,8 +122,18 @@ describe("ModelRegistry", () => {
         const registry = new ModelRegistry({ modelsDir: d, configured: [], defaults, rescanIntervalMs: 3_600_000 });
         const until = async (ids: string[]): Promise<void> => {
             const deadline = Date.now() + 5_000;
-            while (registry.list().map((m) => m.id).join() !== ids.join() && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 5));
-            assert.deepEqual(registry.list().map((m) => m.id), ids);
+            while (
+                registry
+                    .list()
+                    .map((m) => m.id)
+                    .join() !== ids.join() &&
+                Date.now() < deadline
+            )
+                await new Promise((resolve) => setTimeout(resolve, 5));
+            assert.deepEqual(
+                registry.list().map((m) => m.id),
+                ids
+            );
         };
         try {
             rmSync(d, { recursive: true });
@@ -136,7 +160,11 @@ describe("ModelRegistry", () => {
         assert.equal(def?.id, "tiny");
         assert.equal(def?.options.parallel, 8);
         assert.equal(def?.options.contextSize, 128);
-        assert.deepEqual(registry.list().map((m) => m.id), ["tiny"], "the configured file is not listed twice");
+        assert.deepEqual(
+            registry.list().map((m) => m.id),
+            ["tiny"],
+            "the configured file is not listed twice"
+        );
     });
 
     it("stops the boot when an alias collides with an id", () => {

@@ -3,8 +3,7 @@ import { copyFileSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } f
 import os from "node:os";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
-import { writeBrokenModels } from "../../engine/test/support/brokenGguf.js";
-import { goldenText, requireTestModel } from "../../engine/test/support/testModel.js";
+import { goldenText, requireTestModel, writeBrokenModels } from "@quandex/test-support";
 import { parseSse } from "./support/harness.js";
 import { runCli, startServerProcess, type ServerProcess } from "./support/serverProcess.js";
 
@@ -49,7 +48,10 @@ describe("quandex keys", () => {
         }
         const listed = JSON.parse((await runCli(["keys", "list", "--json", "--data-dir", dataDir])).stdout) as Array<{ id: string; revoked_at: string | null; key?: string }>;
         assert.equal(listed.length, 2);
-        assert.ok(listed.every((k) => k.key === undefined), "list never shows secrets");
+        assert.ok(
+            listed.every((k) => k.key === undefined),
+            "list never shows secrets"
+        );
         assert.equal((await runCli(["keys", "revoke", created.id, "--data-dir", dataDir])).code, 0);
         const after = JSON.parse((await runCli(["keys", "list", "--json", "--data-dir", dataDir])).stdout) as Array<{ id: string; revoked_at: string | null }>;
         assert.ok(after.find((k) => k.id === created.id)!.revoked_at);
@@ -92,7 +94,8 @@ describe("quandex serve", () => {
         after(async () => {
             await server?.stop();
         });
-        const call = (p: string, init: RequestInit = {}) => fetch(`${server.url}${p}`, { ...init, headers: { authorization: `Bearer ${key}`, "content-type": "application/json", ...init.headers } });
+        const call = (p: string, init: RequestInit = {}) =>
+            fetch(`${server.url}${p}`, { ...init, headers: { authorization: `Bearer ${key}`, "content-type": "application/json", ...init.headers } });
 
         it("answers the reference's curl request, and the golden text at temperature 0", async () => {
             const ref = await call("/v1/generate", {
@@ -103,7 +106,10 @@ describe("quandex serve", () => {
             const body = (await ref.json()) as { model: string; choices: Array<{ text: string }>; metal_stats: { backend: string } };
             assert.equal(body.model, "llama-3.2");
             assert.equal(body.metal_stats.backend, "cpu");
-            const golden = await call("/v1/generate", { method: "POST", body: JSON.stringify({ model: "llama-3.2", prompt: "Once upon a time", temperature: 0, max_tokens: 100 }) });
+            const golden = await call("/v1/generate", {
+                method: "POST",
+                body: JSON.stringify({ model: "llama-3.2", prompt: "Once upon a time", temperature: 0, max_tokens: 100 })
+            });
             assert.equal(((await golden.json()) as { choices: Array<{ text: string }> }).choices[0]!.text, goldenText);
         });
 

@@ -4,8 +4,7 @@ import os from "node:os";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
-import { llamaServerForTests } from "../../engine/test/support/llamaServerBinary.js";
-import { requireTestModel } from "../../engine/test/support/testModel.js";
+import { llamaServerForTests, requireTestModel } from "@quandex/test-support";
 import { parseSse } from "./support/harness.js";
 import { runCli, startServerProcess, type ServerProcess } from "./support/serverProcess.js";
 
@@ -150,7 +149,10 @@ describe("llama-server engine: crash isolation in a real quandex serve", { skip:
         const child = childFor(server.child.pid!, path.join(modelsDir, "story2.gguf"));
         assert.ok(child);
         for (let i = 0; i < 500; i++) {
-            const slots = await fetch(`http://127.0.0.1:${child.port}/slots`).then((r) => r.json() as Promise<Array<{ is_processing: boolean }>>, () => []);
+            const slots = await fetch(`http://127.0.0.1:${child.port}/slots`).then(
+                (r) => r.json() as Promise<Array<{ is_processing: boolean }>>,
+                () => []
+            );
             if (Array.isArray(slots) && slots.some((s) => s.is_processing)) break;
             await sleep(2);
         }

@@ -4,9 +4,8 @@ import os from "node:os";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
 import OpenAI from "openai";
-import { NodeLlamaEngine, type ChatMessage, type ModelRunner } from "@quandex/engine";
-import { requireTestModel } from "../../engine/test/support/testModel.js";
-import { writeModelWithChatTemplate } from "./support/chatTemplateModel.js";
+import { LlamaServerEngine, NodeLlamaEngine, type ChatMessage, type ModelRunner } from "@quandex/engine";
+import { llamaServerForTests, requireTestModel, writeModelWithChatTemplate } from "@quandex/test-support";
 import { createHarness, type Harness } from "./support/harness.js";
 
 /**
@@ -72,6 +71,39 @@ describe("chat templates in the node-llama-cpp engine", () => {
         assert.ok(rendered.text.endsWith("<|im_start|>user\nTell a story<|im_end|>\n<|im_start|>assistant\n"), rendered.text);
         assert.ok(rendered.stop.includes("<|im_end|>"));
         await runner.dispose();
+    });
+});
+
+describe("chat templates in the llama-server engine", { skip: llamaServerForTests().skipReason }, () => {
+    it("renders a model's own template through llama-server (Jinja), to the tokens the in-process engine makes, and a model without one with the plain template", async () => {
+        const inProcess = await NodeLlamaEngine.create({ gpu: false });
+        const child = await LlamaServerEngine.create({ binaryPath: llamaServerForTests().binaryPath!, gpu: false });
+        try {
+            const options = { contextSize: 256, parallel: 1, gpu: false, threads: 1 } as const;
+            const render = async (file: string) => {
+                const a = await inProcess.load({ id: "a", path: file, options });
+                const b = await child.load({ id: "b", path: file, options });
+                const [local, served] = await Promise.all([a.renderChat!(messages), b.renderChat!(messages)]);
+                await a.dispose();
+                await b.dispose();
+                return { local, served };
+            };
+            // Exactly what the Jinja template writes (node-llama-cpp's wrapper adds a space after the last label).
+            const upper = await render(upperPath);
+            assert.equal(upper.served.text, "SYSTEM: Be nice.\nUSER: Hi\nASSISTANT: Hello!\nUSER: Tell a story\nASSISTANT:");
+            assert.equal(upper.served.promptTokens[0], 1, "BOS, which the model wants and the template does not write");
+            // The same text as node-llama-cpp's ChatML wrapper renders (here <|im_start|> is no token of the
+            // test model's vocabulary, so the two tokenize the pieces at different boundaries).
+            const chatml = await render(chatmlPath);
+            assert.equal(`<s>${chatml.served.text}`, chatml.local.text);
+            assert.equal(chatml.served.promptTokens[0], 1);
+            const plain = await render(modelPath);
+            assert.equal(plain.served.template, "plain");
+            assert.deepEqual(plain.served.promptTokens, plain.local.promptTokens);
+        } finally {
+            await child.dispose();
+            await inProcess.dispose();
+        }
     });
 });
 

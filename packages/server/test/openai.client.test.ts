@@ -3,8 +3,9 @@ import { statSync } from "node:fs";
 import { after, before, describe, it } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import OpenAI from "openai";
-import { FakeEngine, NodeLlamaEngine } from "@quandex/engine";
-import { goldenText, requireTestModel } from "../../engine/test/support/testModel.js";
+import { NodeLlamaEngine } from "@quandex/engine";
+import { FakeEngine } from "@quandex/engine/testing";
+import { goldenText, requireTestModel } from "@quandex/test-support";
 import { auth, createHarness, type Harness } from "./support/harness.js";
 
 /**
@@ -141,7 +142,13 @@ describe("the official openai client against Quandex (node-llama-cpp, stories260
         it("response_format json_schema: the content always parses and matches the schema (required keys, integer, enum)", async () => {
             const responseFormat = { type: "json_schema", json_schema: { name: "person", schema: personSchema, strict: true } } as const;
             const ask = [{ role: "user", content: "Describe a girl as JSON." }] as const;
-            for (const [temperature, seed] of [[0, 1], [1, 1], [1, 2], [1, 3], [1.5, 4]] as const) {
+            for (const [temperature, seed] of [
+                [0, 1],
+                [1, 1],
+                [1, 2],
+                [1, 3],
+                [1.5, 4]
+            ] as const) {
                 const completion = await client.chat.completions.create({ model: MODEL, messages: [...ask], response_format: responseFormat, temperature, seed, max_tokens: 200 });
                 assert.equal(completion.choices[0]!.finish_reason, "stop", completion.choices[0]!.message.content ?? "");
                 assertPerson(completion.choices[0]!.message.content!);
@@ -197,7 +204,10 @@ describe("the official openai client against Quandex (node-llama-cpp, stories260
         it("a list of prompts gives one choice per prompt, in prompt order", async () => {
             const single = await client.completions.create({ model: MODEL, prompt: "Once upon a time", temperature: 0, max_tokens: 12 });
             const many = await client.completions.create({ model: MODEL, prompt: ["Once upon a time", "The cat"], temperature: 0, max_tokens: 12 });
-            assert.deepEqual(many.choices.map((c) => c.index), [0, 1]);
+            assert.deepEqual(
+                many.choices.map((c) => c.index),
+                [0, 1]
+            );
             assert.equal(many.choices[0]!.text, single.choices[0]!.text);
             assert.equal(many.usage!.completion_tokens, 24);
         });
@@ -226,7 +236,13 @@ describe("the official openai client against Quandex (node-llama-cpp, stories260
             const viaFloat = await client.embeddings.create({ model: MODEL, input, encoding_format: "float" });
             assert.equal(viaBase64.object, "list");
             assert.equal(viaBase64.model, MODEL);
-            assert.deepEqual(viaBase64.data.map((d) => [d.object, d.index, d.embedding.length]), [["embedding", 0, 64], ["embedding", 1, 64]]);
+            assert.deepEqual(
+                viaBase64.data.map((d) => [d.object, d.index, d.embedding.length]),
+                [
+                    ["embedding", 0, 64],
+                    ["embedding", 1, 64]
+                ]
+            );
             for (const [i, { embedding }] of viaFloat.data.entries()) {
                 assert.ok(Math.abs(Math.hypot(...embedding) - 1) < 1e-6);
                 embedding.forEach((x, j) => assert.ok(Math.abs(x - viaBase64.data[i]!.embedding[j]!) < 1e-6));
@@ -261,21 +277,15 @@ describe("the official openai client against Quandex (node-llama-cpp, stories260
 
         it("400 BadRequestError for a bad parameter and for n=2, naming the field", async () => {
             await assert.rejects(client.chat.completions.create({ ...ask, temperature: 5 }), (e) => e instanceof OpenAI.BadRequestError && e.param === "temperature");
-            await assert.rejects(
-                client.chat.completions.create({ ...ask, n: 2 }),
-                (e) => e instanceof OpenAI.BadRequestError && e.param === "n" && /only n=1/.test(e.message)
-            );
+            await assert.rejects(client.chat.completions.create({ ...ask, n: 2 }), (e) => e instanceof OpenAI.BadRequestError && e.param === "n" && /only n=1/.test(e.message));
             await assert.rejects(client.completions.create({ model: MODEL, prompt: [1, 2, 3] }), (e) => e instanceof OpenAI.BadRequestError && e.code === "invalid_parameter");
         });
 
-        it("429 RateLimitError once a limited key's burst is spent", async (t) => {
+        it("429 RateLimitError once a limited key's burst is spent", async () => {
             const limited = clientFor(h.keys.limited);
             const { response } = await limited.models.list().withResponse();
             const limit = response.headers.get("x-ratelimit-limit");
-            if (limit === null) {
-                t.skip("responses carry no x-ratelimit-limit: per-key rate limits are not wired into this server");
-                return;
-            }
+            assert.match(limit ?? "", /^\d+$/, "a limited key's responses carry x-ratelimit-limit");
             let error: unknown;
             for (let i = 0; i < Number(limit) + 5 && error === undefined; i++) {
                 await limited.chat.completions.create(ask).catch((e: unknown) => {
@@ -296,11 +306,14 @@ describe("the official openai client against Quandex (node-llama-cpp, stories260
                     (e) => e instanceof OpenAI.InternalServerError && e.status === 500 && (e.error as { code: string }).code === "internal_error"
                 );
                 const stream = await crashy.chat.completions.create({ ...ask, model: "crashy", max_tokens: 10, stream: true });
-                await assert.rejects(async () => {
-                    for await (const _ of stream) {
-                        // the error arrives as an in-band event after two tokens
-                    }
-                }, (e) => e instanceof OpenAI.APIError && (e.error as { code: string }).code === "internal_error");
+                await assert.rejects(
+                    async () => {
+                        for await (const _ of stream) {
+                            // the error arrives as an in-band event after two tokens
+                        }
+                    },
+                    (e) => e instanceof OpenAI.APIError && (e.error as { code: string }).code === "internal_error"
+                );
             } finally {
                 await fake.close();
             }

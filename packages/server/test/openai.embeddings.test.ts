@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import OpenAI from "openai";
 import { NodeLlamaEngine } from "@quandex/engine";
-import { requireTestModel } from "../../engine/test/support/testModel.js";
+import { requireTestModel } from "@quandex/test-support";
 import { createHarness, type Harness } from "./support/harness.js";
 
 /**

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { NodeLlamaEngine, toGrammarSchema, type ModelRunner } from "@quandex/engine";
 import { QuandexError } from "@quandex/protocol";
-import { requireTestModel } from "../../engine/test/support/testModel.js";
+import { requireTestModel } from "@quandex/test-support";
 
 /**
  * The JSON Schema subset that response_format json_schema enforces exactly: what is accepted (and
@@ -11,7 +11,11 @@ import { requireTestModel } from "../../engine/test/support/testModel.js";
  */
 
 const accepted: Array<[name: string, schema: object, grammarSchema: object]> = [
-    ["a typed object", { type: "object", properties: { a: { type: "string", maxLength: 3 } }, required: ["a"] }, { type: "object", properties: { a: { type: "string", maxLength: 3 } }, required: ["a"] }],
+    [
+        "a typed object",
+        { type: "object", properties: { a: { type: "string", maxLength: 3 } }, required: ["a"] },
+        { type: "object", properties: { a: { type: "string", maxLength: 3 } }, required: ["a"] }
+    ],
     ["annotations are dropped", { title: "T", description: "d", $schema: "x", "x-extra": 1, type: "integer", default: 3 }, { type: "integer" }],
     ["a one-type list is the type", { type: ["boolean"] }, { type: "boolean" }],
     [

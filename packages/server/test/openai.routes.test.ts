@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import { FakeEngine } from "@quandex/engine";
-import { requireTestModel } from "../../engine/test/support/testModel.js";
+import { FakeEngine } from "@quandex/engine/testing";
+import { requireTestModel } from "@quandex/test-support";
 import { auth, createHarness, parseSse, type Harness } from "./support/harness.js";
 
 /**
@@ -65,7 +65,7 @@ describe("OpenAI routes with the fake engine", () => {
                 created: body.created,
                 model: "fake",
                 choices: [{ index: 0, message: { role: "assistant", content: "tok0 tok1 tok2", refusal: null }, logprobs: null, finish_reason: "length" }],
-                usage: { prompt_tokens: 38, completion_tokens: 3, total_tokens: 41 }
+                usage: { prompt_tokens: 38, completion_tokens: 3, total_tokens: 41, prompt_tokens_details: { cached_tokens: 0 } }
             });
         });
 
@@ -73,7 +73,13 @@ describe("OpenAI routes with the fake engine", () => {
             const res = await chat({
                 messages: [
                     { role: "developer", content: "Be brief." },
-                    { role: "user", content: [{ type: "text", text: "Hello" }, { type: "text", text: "there" }] },
+                    {
+                        role: "user",
+                        content: [
+                            { type: "text", text: "Hello" },
+                            { type: "text", text: "there" }
+                        ]
+                    },
                     { role: "assistant", content: "Hi!", name: "bot" },
                     { role: "user", content: "Tell me a story" }
                 ],
@@ -110,7 +116,18 @@ describe("OpenAI routes with the fake engine", () => {
             const { sampling } = engine.generations.at(-1)!;
             assert.deepEqual(
                 { ...sampling, stop: undefined },
-                { temperature: 0.5, topP: 0.9, topK: 7, seed: 4294967295, repeatPenalty: 1.1, presencePenalty: 0.5, frequencyPenalty: 0.25, ignoreEos: false, maxTokens: 4, stop: undefined }
+                {
+                    temperature: 0.5,
+                    topP: 0.9,
+                    topK: 7,
+                    seed: 4294967295,
+                    repeatPenalty: 1.1,
+                    presencePenalty: 0.5,
+                    frequencyPenalty: 0.25,
+                    ignoreEos: false,
+                    maxTokens: 4,
+                    stop: undefined
+                }
             );
         });
 
@@ -150,7 +167,7 @@ describe("OpenAI routes with the fake engine", () => {
                 { ...base, usage: null, choices: [{ index: 0, delta: { content: "tok0" }, logprobs: null, finish_reason: null }] },
                 { ...base, usage: null, choices: [{ index: 0, delta: { content: " tok1" }, logprobs: null, finish_reason: null }] },
                 { ...base, usage: null, choices: [{ index: 0, delta: {}, logprobs: null, finish_reason: "length" }] },
-                { ...base, usage: { prompt_tokens: 20, completion_tokens: 2, total_tokens: 22 }, choices: [] }
+                { ...base, usage: { prompt_tokens: 20, completion_tokens: 2, total_tokens: 22, prompt_tokens_details: { cached_tokens: 0 } }, choices: [] }
             ]);
         });
 
@@ -173,17 +190,29 @@ describe("OpenAI routes with the fake engine", () => {
             assert.equal(engine.generations.at(-1)!.sampling.constraint, undefined);
         });
 
-        it("400 for n other than 1, log probabilities, tools, tool messages, non-text parts and storage", async () => {
+        it("400 for n other than 1, log probabilities, bad tools, unanswerable tool messages, non-text parts and storage", async () => {
             expectError(await chat({ messages: user, n: 2 }), 400, "invalid_parameter", "n", /only n=1/);
             expectError(await chat({ messages: user, logprobs: true }), 400, "invalid_parameter", "logprobs");
             expectError(await chat({ messages: user, top_logprobs: 2 }), 400, "invalid_parameter", "top_logprobs");
-            expectError(await chat({ messages: user, tools: [{ type: "function", function: { name: "f" } }] }), 400, "invalid_parameter", "tools");
+            expectError(
+                await chat({ messages: user, tools: [{ type: "function", function: { name: "f", parameters: { type: "banana" } } }] }),
+                400,
+                "invalid_parameter",
+                "tools[0].function.parameters.type"
+            );
+            expectError(await chat({ messages: user, functions: [{ name: "f" }] }), 400, "invalid_parameter", "functions");
             expectError(await chat({ messages: user, tool_choice: "required" }), 400, "invalid_parameter", "tool_choice");
             expectError(await chat({ messages: user, logit_bias: { "42": 5 } }), 400, "invalid_parameter", "logit_bias");
             expectError(await chat({ messages: user, store: true }), 400, "invalid_parameter", "store");
-            expectError(await chat({ messages: [...user, { role: "tool", content: "42", tool_call_id: "c1" }] }), 400, "invalid_parameter", "messages[1].role");
+            expectError(await chat({ messages: [...user, { role: "tool", content: "42", tool_call_id: "c1" }] }), 400, "invalid_parameter", "messages[1].tool_call_id");
             expectError(await chat({ messages: [{ role: "robot", content: "x" }] }), 400, "invalid_parameter", "messages[0].role");
-            expectError(await chat({ messages: [{ role: "assistant", content: null, tool_calls: [{ id: "c" }] }] }), 400, "invalid_parameter", "messages[0].tool_calls");
+            expectError(await chat({ messages: [{ role: "assistant", content: null, tool_calls: [{ id: "c" }] }] }), 400, "invalid_parameter", "messages.0.tool_calls.0.type");
+            expectError(
+                await chat({ messages: [{ role: "user", content: "x", tool_calls: [{ id: "c", type: "function", function: { name: "f", arguments: "{}" } }] }] }),
+                400,
+                "invalid_parameter",
+                "messages[0].tool_calls"
+            );
             expectError(
                 await chat({ messages: [{ role: "user", content: [{ type: "image_url", image_url: { url: "http://x" } }] }] }),
                 400,
@@ -213,7 +242,13 @@ describe("OpenAI routes with the fake engine", () => {
 
         it("400 for a JSON schema the grammar cannot enforce, naming the keyword", async () => {
             const refused = async (schema: object, message: RegExp) =>
-                expectError(await chat({ messages: user, response_format: { type: "json_schema", json_schema: { name: "x", schema } } }), 400, "invalid_parameter", "response_format", message);
+                expectError(
+                    await chat({ messages: user, response_format: { type: "json_schema", json_schema: { name: "x", schema } } }),
+                    400,
+                    "invalid_parameter",
+                    "response_format",
+                    message
+                );
             await refused({ type: "object", properties: { a: { type: "string", pattern: "^a" } } }, /schema\.properties\.a\.pattern/);
             await refused({ type: "object", properties: { n: { type: "integer", minimum: 0 } } }, /'minimum' cannot be enforced/);
             await refused({ allOf: [{ type: "object" }] }, /'allOf' cannot be enforced/);
@@ -257,9 +292,15 @@ describe("OpenAI routes with the fake engine", () => {
                     { text: "tok0 tok1", index: 0, logprobs: null, finish_reason: "length" },
                     { text: "tok0 tok1", index: 1, logprobs: null, finish_reason: "length" }
                 ],
-                usage: { prompt_tokens: 5, completion_tokens: 4, total_tokens: 9 }
+                usage: { prompt_tokens: 5, completion_tokens: 4, total_tokens: 9, prompt_tokens_details: { cached_tokens: 0 } }
             });
-            assert.deepEqual(engine.generations.slice(-2).map((g) => String.fromCharCode(...g.promptTokens.slice(1))).sort(), ["a", "bb"]);
+            assert.deepEqual(
+                engine.generations
+                    .slice(-2)
+                    .map((g) => String.fromCharCode(...g.promptTokens.slice(1)))
+                    .sort(),
+                ["a", "bb"]
+            );
             const usageAfter = await usage();
             assert.equal(usageAfter.requests - usageBefore.requests, 1, "one request, however many prompts");
             assert.equal(usageAfter.total_tokens - usageBefore.total_tokens, 9);
@@ -281,17 +322,23 @@ describe("OpenAI routes with the fake engine", () => {
             const res = await complete({ prompt: ["a", "bb"], max_tokens: 1, echo: true, stream: true, stream_options: { include_usage: true } });
             const events = parseSse(res.body).filter((e) => !e.comment);
             assert.equal(events.at(-1)!.data, "[DONE]");
-            const chunks = events.slice(0, -1).map((e) => e.data as { object: string; usage: unknown; choices: Array<{ index: number; text: string; finish_reason: string | null }> });
+            const chunks = events
+                .slice(0, -1)
+                .map((e) => e.data as { object: string; usage: unknown; choices: Array<{ index: number; text: string; finish_reason: string | null }> });
             assert.ok(chunks.every((c) => c.object === "text_completion"));
             for (const index of [0, 1]) {
                 const mine = chunks.flatMap((c) => c.choices).filter((c) => c.index === index);
                 assert.deepEqual(
                     mine.map((c) => [c.text, c.finish_reason]),
-                    [[["a", "bb"][index], null], ["tok0", null], ["", "length"]]
+                    [
+                        [["a", "bb"][index], null],
+                        ["tok0", null],
+                        ["", "length"]
+                    ]
                 );
             }
             assert.deepEqual(chunks.at(-1)!.choices, []);
-            assert.deepEqual(chunks.at(-1)!.usage, { prompt_tokens: 5, completion_tokens: 2, total_tokens: 7 });
+            assert.deepEqual(chunks.at(-1)!.usage, { prompt_tokens: 5, completion_tokens: 2, total_tokens: 7, prompt_tokens_details: { cached_tokens: 0 } });
         });
 
         it("400 for token prompts, suffix, best_of, logprobs and n", async () => {
@@ -333,7 +380,10 @@ describe("OpenAI routes with the fake engine", () => {
             const encoded = ((await embed({ input: "hello", encoding_format: "base64" })).json() as { data: Array<{ embedding: string }> }).data[0]!.embedding;
             const bytes = Buffer.from(encoded, "base64");
             const decoded = Array.from({ length: bytes.length / 4 }, (_, i) => bytes.readFloatLE(i * 4));
-            assert.deepEqual(decoded, floats.map((x) => Math.fround(x)));
+            assert.deepEqual(
+                decoded,
+                floats.map((x) => Math.fround(x))
+            );
         });
 
         it("400 for token inputs, empty inputs, dimensions and too many inputs; context_length_exceeded for a long one", async () => {
@@ -357,7 +407,9 @@ describe("OpenAI routes with the fake engine", () => {
     });
 
     it("every OpenAI route is in the OpenAPI document with a response schema", async () => {
-        const doc = (await h.app.inject({ method: "GET", url: "/v1/openapi.json", headers: auth(h.keys.read) })).json() as { paths: Record<string, { post?: { responses: Record<string, unknown> } }> };
+        const doc = (await h.app.inject({ method: "GET", url: "/v1/openapi.json", headers: auth(h.keys.read) })).json() as {
+            paths: Record<string, { post?: { responses: Record<string, unknown> } }>;
+        };
         for (const path of ["/v1/chat/completions", "/v1/completions", "/v1/embeddings"]) assert.ok(doc.paths[path]?.post?.responses["200"], path);
         assert.deepEqual(
             h.app.registeredRoutes.filter((r) => r.url.startsWith("/v1/") && !r.hasSchema),

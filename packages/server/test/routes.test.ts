@@ -3,8 +3,8 @@ import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
-import { FakeEngine } from "@quandex/engine";
-import { requireTestModel } from "../../engine/test/support/testModel.js";
+import { FakeEngine } from "@quandex/engine/testing";
+import { requireTestModel } from "@quandex/test-support";
 import { auth, createHarness, parseSse, type Harness } from "./support/harness.js";
 
 const model = requireTestModel();
@@ -19,7 +19,13 @@ async function withHarness(options: Parameters<typeof createHarness>[0], run: (h
     }
 }
 
-function expectError(res: { statusCode: number; json(): unknown; headers: Record<string, unknown> }, status: number, code: string, param: string | null = null, type?: string): void {
+function expectError(
+    res: { statusCode: number; json(): unknown; headers: Record<string, unknown> },
+    status: number,
+    code: string,
+    param: string | null = null,
+    type?: string
+): void {
     assert.equal(res.statusCode, status, JSON.stringify(res.json()));
     const body = res.json() as { error: { code: string; message: string; type: string; param: string | null } };
     assert.equal(body.error.code, code);
@@ -142,7 +148,9 @@ describe("routes with the fake engine", () => {
     it("503 model_unavailable for a broken model, listed in `error` with its message, while others keep serving", async () => {
         const res = await gen({ model: "broken", prompt: "x" });
         expectError(res, 503, "model_unavailable", null, "service_unavailable");
-        const models = (await h.app.inject({ method: "GET", url: "/v1/models", headers: auth(h.keys.read) })).json() as { models: Array<{ id: string; status: string; error: string | null }> };
+        const models = (await h.app.inject({ method: "GET", url: "/v1/models", headers: auth(h.keys.read) })).json() as {
+            models: Array<{ id: string; status: string; error: string | null }>;
+        };
         const broken = models.models.find((m) => m.id === "broken")!;
         assert.equal(broken.status, "error");
         assert.match(broken.error ?? "", /cannot load/);
@@ -163,7 +171,29 @@ describe("routes with the fake engine", () => {
         const body = res.json() as { models: Array<Record<string, unknown>>; object: string; data: Array<{ id: string; object: string }> };
         assert.equal(body.object, "list");
         const crashy = body.models.find((m) => m.id === "crashy")!;
-        assert.deepEqual(Object.keys(crashy).sort(), ["aliases", "backend", "context_size", "created", "error", "gpu_layers", "id", "memory_bytes", "memory_usage", "metal_optimized", "object", "owned_by", "parallel", "size_bytes", "status"]);
+        assert.deepEqual(Object.keys(crashy).sort(), [
+            "aliases",
+            "backend",
+            "busy_sequences",
+            "context_size",
+            "created",
+            "error",
+            "estimated_bytes",
+            "expires_at",
+            "gpu_layers",
+            "id",
+            "last_used_at",
+            "memory_bytes",
+            "memory_usage",
+            "metal_optimized",
+            "object",
+            "owned_by",
+            "parallel",
+            "pulled_from",
+            "sha256",
+            "size_bytes",
+            "status"
+        ]);
         assert.ok(body.data.every((d) => d.object === "model"));
     });
 
@@ -194,8 +224,8 @@ describe("routes with the fake engine", () => {
 });
 
 describe("routes: loading, GPU reporting, CORS, keep-alive and device stats", () => {
-    it("503 model_loading with Retry-After while a slow load runs; 202 from load", async () => {
-        await withHarness({ engine: new FakeEngine({ loadDelayMs: 300 }), files: { "slow.gguf": model } }, async (h) => {
+    it("202 from load; a request during the load waits for it, and past request_timeout gets 503 model_loading with Retry-After", async () => {
+        await withHarness({ engine: new FakeEngine({ loadDelayMs: 400 }), files: { "slow.gguf": model }, queueTimeoutMs: 150 }, async (h) => {
             const load = await h.app.inject({ method: "POST", url: "/v1/models/slow/load", headers: auth(h.keys.generate) });
             assert.equal(load.statusCode, 202);
             assert.equal((load.json() as { status: string }).status, "loading");
@@ -205,24 +235,46 @@ describe("routes: loading, GPU reporting, CORS, keep-alive and device stats", ()
             const listed = (await h.app.inject({ method: "GET", url: "/v1/models", headers: auth(h.keys.read) })).json() as { models: Array<{ status: string }> };
             assert.equal(listed.models[0]!.status, "loading");
         });
+        await withHarness({ engine: new FakeEngine({ loadDelayMs: 200 }), files: { "slow.gguf": model } }, async (h) => {
+            await h.app.inject({ method: "POST", url: "/v1/models/slow/load", headers: auth(h.keys.generate) });
+            const res = await h.app.inject({
+                method: "POST",
+                url: "/v1/generate",
+                headers: { ...auth(h.keys.generate), ...json },
+                payload: { model: "slow", prompt: "x", max_tokens: 2 }
+            });
+            assert.equal(res.statusCode, 200, res.body);
+        });
     });
 
     it("the request that finds a model unloaded loads it and succeeds", async () => {
         await withHarness({ engine: new FakeEngine({ loadDelayMs: 50 }), files: { "lazy.gguf": model } }, async (h) => {
-            const res = await h.app.inject({ method: "POST", url: "/v1/generate", headers: { ...auth(h.keys.generate), ...json }, payload: { model: "lazy", prompt: "x", max_tokens: 2 } });
+            const res = await h.app.inject({
+                method: "POST",
+                url: "/v1/generate",
+                headers: { ...auth(h.keys.generate), ...json },
+                payload: { model: "lazy", prompt: "x", max_tokens: 2 }
+            });
             assert.equal(res.statusCode, 200);
         });
     });
 
     it("reports the GPU backend and accelerator memory when the engine really offloads", async () => {
         await withHarness({ engine: new FakeEngine({ backend: "cuda" }), files: { "g.gguf": model } }, async (h) => {
-            const res = await h.app.inject({ method: "POST", url: "/v1/generate", headers: { ...auth(h.keys.generate), ...json }, payload: { model: "g", prompt: "x", max_tokens: 2, metal_optimize: true } });
+            const res = await h.app.inject({
+                method: "POST",
+                url: "/v1/generate",
+                headers: { ...auth(h.keys.generate), ...json },
+                payload: { model: "g", prompt: "x", max_tokens: 2, metal_optimize: true }
+            });
             const stats = (res.json() as { metal_stats: { backend: string; mps_allocated: string; mps_allocated_bytes: number; gpu_layers: number } }).metal_stats;
             assert.equal(stats.backend, "cuda");
             assert.equal(stats.mps_allocated_bytes, 2_000_000);
             assert.equal(stats.mps_allocated, "1.9MB");
             assert.equal(stats.gpu_layers, 5);
-            const listed = (await h.app.inject({ method: "GET", url: "/v1/models", headers: auth(h.keys.read) })).json() as { models: Array<{ metal_optimized: boolean; backend: string }> };
+            const listed = (await h.app.inject({ method: "GET", url: "/v1/models", headers: auth(h.keys.read) })).json() as {
+                models: Array<{ metal_optimized: boolean; backend: string }>;
+            };
             assert.equal(listed.models[0]!.metal_optimized, true);
             assert.equal(listed.models[0]!.backend, "cuda");
         });
@@ -237,9 +289,17 @@ describe("routes: loading, GPU reporting, CORS, keep-alive and device stats", ()
 
     it("sends keep-alive comments during long waits", async () => {
         await withHarness({ engine: new FakeEngine({ tokenDelayMs: 60 }), files: { "slow.gguf": model }, keepAliveMs: 20 }, async (h) => {
-            const res = await h.app.inject({ method: "POST", url: "/v1/generate", headers: { ...auth(h.keys.generate), ...json }, payload: { model: "slow", prompt: "x", max_tokens: 3, stream: true } });
+            const res = await h.app.inject({
+                method: "POST",
+                url: "/v1/generate",
+                headers: { ...auth(h.keys.generate), ...json },
+                payload: { model: "slow", prompt: "x", max_tokens: 3, stream: true }
+            });
             const events = parseSse(res.body);
-            assert.ok(events.some((e) => e.comment && e.data === "ping"), res.body);
+            assert.ok(
+                events.some((e) => e.comment && e.data === "ping"),
+                res.body
+            );
             assert.equal(events.at(-1)?.data, "[DONE]");
         });
     });
@@ -249,7 +309,12 @@ describe("routes: loading, GPU reporting, CORS, keep-alive and device stats", ()
         mkdirSync(path.join(sysRoot, "class/hwmon/hwmon0"), { recursive: true });
         writeFileSync(path.join(sysRoot, "class/hwmon/hwmon0/temp1_input"), "51000\n");
         await withHarness({ engine: new FakeEngine(), files: { "m.gguf": model }, sysRoot }, async (h) => {
-            await h.app.inject({ method: "POST", url: "/v1/generate", headers: { ...auth(h.keys.generate), ...json }, payload: { model: "m", prompt: "x", max_tokens: 4, ignore_eos: true } });
+            await h.app.inject({
+                method: "POST",
+                url: "/v1/generate",
+                headers: { ...auth(h.keys.generate), ...json },
+                payload: { model: "m", prompt: "x", max_tokens: 4, ignore_eos: true }
+            });
             const stats = (await h.app.inject({ method: "GET", url: "/v1/stats", headers: auth(h.keys.read) })).json() as {
                 metal_device: { name: string; temperature: string | null; temperature_celsius: number | null };
                 models: Record<string, { requests_total: number; completion_tokens_total: number; average_latency: string; error_rate: string; active_sequences: number }>;

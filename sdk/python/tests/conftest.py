@@ -7,8 +7,8 @@ from typing import Any, Callable
 import httpx
 import pytest
 
-from fakes import API_KEY, BASE_URL, ScriptedServer, SleepRecorder
 from quandex import Quandex, QuandexClient
+from tests.fakes import API_KEY, BASE_URL, ScriptedServer, SleepRecorder
 
 
 @pytest.fixture

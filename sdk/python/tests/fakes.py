@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import json
-from typing import Any, AsyncIterator, Callable, Dict, Iterator, List, Optional, Sequence, Union
+from collections.abc import AsyncIterator, Iterator, Sequence
+from typing import Any, Callable, Union
 
 import httpx
 
@@ -11,7 +12,7 @@ API_KEY = "qdx_test_key"
 BASE_URL = "http://quandex.test/v1"
 
 
-def generate_response(text: str = "Once upon a time", model: str = "llama-3.2") -> Dict[str, Any]:
+def generate_response(text: str = "Once upon a time", model: str = "llama-3.2") -> dict[str, Any]:
     return {
         "id": "gen_abc123",
         "model": model,
@@ -21,7 +22,7 @@ def generate_response(text: str = "Once upon a time", model: str = "llama-3.2") 
     }
 
 
-def metal_stats() -> Dict[str, Any]:
+def metal_stats() -> dict[str, Any]:
     return {
         "backend": "cpu",
         "mps_allocated": "0B",
@@ -35,7 +36,7 @@ def metal_stats() -> Dict[str, Any]:
     }
 
 
-def model_entry(id: str = "llama-3.2", status: str = "ready", aliases: Sequence[str] = (), error: Optional[str] = None) -> Dict[str, Any]:
+def model_entry(id: str = "llama-3.2", status: str = "ready", aliases: Sequence[str] = (), error: str | None = None) -> dict[str, Any]:
     return {
         "id": id,
         "status": status,
@@ -52,7 +53,7 @@ def model_entry(id: str = "llama-3.2", status: str = "ready", aliases: Sequence[
     }
 
 
-def model_stats(requests_per_second: float = 10.0) -> Dict[str, Any]:
+def model_stats(requests_per_second: float = 10.0) -> dict[str, Any]:
     return {
         "requests_per_second": requests_per_second,
         "average_latency": "100ms",
@@ -70,7 +71,7 @@ def model_stats(requests_per_second: float = 10.0) -> Dict[str, Any]:
     }
 
 
-def stats_response(models: Optional[Dict[str, Any]] = None) -> Dict[str, Any]:
+def stats_response(models: dict[str, Any] | None = None) -> dict[str, Any]:
     return {
         "metal_device": {
             "name": "Test CPU",
@@ -89,27 +90,27 @@ def stats_response(models: Optional[Dict[str, Any]] = None) -> Dict[str, Any]:
 
 
 def error_response(
-    status: int, code: str, *, message: str = "boom", type: str = "x", param: Optional[str] = None, headers: Optional[Dict[str, str]] = None
+    status: int, code: str, *, message: str = "boom", type: str = "x", param: str | None = None, headers: dict[str, str] | None = None
 ) -> httpx.Response:
     body = {"error": {"code": code, "message": message, "type": type, "param": param}}
     return httpx.Response(status, json=body, headers={"x-request-id": "req_1", **(headers or {})})
 
 
-def sse_frame(data: Union[str, Dict[str, Any]], event: Optional[str] = None) -> bytes:
+def sse_frame(data: str | dict[str, Any], event: str | None = None) -> bytes:
     text = data if isinstance(data, str) else json.dumps(data)
     prefix = f"event: {event}\n" if event else ""
     return f"{prefix}data: {text}\n\n".encode()
 
 
-def chunk(text: str, finish_reason: Optional[str] = None) -> Dict[str, Any]:
-    body: Dict[str, Any] = {"id": "gen_s1", "model": "llama-3.2", "choices": [{"text": text, "finish_reason": finish_reason}]}
+def chunk(text: str, finish_reason: str | None = None) -> dict[str, Any]:
+    body: dict[str, Any] = {"id": "gen_s1", "model": "llama-3.2", "choices": [{"text": text, "finish_reason": finish_reason}]}
     if finish_reason is not None:
         body["usage"] = {"prompt_tokens": 3, "completion_tokens": 2, "total_tokens": 5}
         body["metal_stats"] = metal_stats()
     return body
 
 
-def sse_generation(*texts: str) -> List[bytes]:
+def sse_generation(*texts: str) -> list[bytes]:
     """A well-formed stream: one frame per text, a final frame, then [DONE]."""
     return [sse_frame(chunk(t)) for t in texts] + [sse_frame(chunk("", "stop")), sse_frame("[DONE]")]
 
@@ -118,7 +119,7 @@ class ChunkedBody(httpx.SyncByteStream, httpx.AsyncByteStream):
     """A response body that arrives in the given pieces; an exception in the list is raised when
     reached (a dropped connection mid-stream). Records whether the client closed it."""
 
-    def __init__(self, parts: Sequence[Union[bytes, Exception]]) -> None:
+    def __init__(self, parts: Sequence[bytes | Exception]) -> None:
         self.parts = list(parts)
         self.closed = False
         self.parts_read = 0
@@ -146,7 +147,7 @@ class ChunkedBody(httpx.SyncByteStream, httpx.AsyncByteStream):
         self.closed = True
 
 
-def sse_response(parts: Sequence[Union[bytes, Exception]]) -> httpx.Response:
+def sse_response(parts: Sequence[bytes | Exception]) -> httpx.Response:
     return httpx.Response(200, headers={"content-type": "text/event-stream", "x-request-id": "req_s"}, stream=ChunkedBody(parts))
 
 
@@ -162,7 +163,7 @@ class ScriptedServer:
 
     def __init__(self, *replies: Reply) -> None:
         self.replies = list(replies)
-        self.requests: List[httpx.Request] = []
+        self.requests: list[httpx.Request] = []
 
     def __call__(self, request: httpx.Request) -> httpx.Response:
         self.requests.append(request)
@@ -175,10 +176,10 @@ class ScriptedServer:
             return reply(request)
         return reply
 
-    def bodies(self) -> List[Any]:
+    def bodies(self) -> list[Any]:
         return [json.loads(r.content) if r.content else None for r in self.requests]
 
-    def paths(self) -> List[str]:
+    def paths(self) -> list[str]:
         return [f"{r.method} {r.url.path}" for r in self.requests]
 
 
@@ -186,7 +187,7 @@ class SleepRecorder:
     """Stands in for asyncio.sleep / time.sleep: records the delays and returns at once."""
 
     def __init__(self) -> None:
-        self.delays: List[float] = []
+        self.delays: list[float] = []
 
     async def async_sleep(self, seconds: float) -> None:
         self.delays.append(seconds)

@@ -4,12 +4,20 @@ from __future__ import annotations
 
 import asyncio
 import json
-from typing import Callable
+from typing import Any, Callable
 
 import httpx
 import pytest
 
-from fakes import (
+from quandex import (
+    DEFAULT_BASE_URL,
+    APITimeoutError,
+    GenerateResponse,
+    NotFoundError,
+    QuandexClient,
+    QuandexError,
+)
+from tests.fakes import (
     API_KEY,
     ScriptedServer,
     SleepRecorder,
@@ -18,14 +26,6 @@ from fakes import (
     model_entry,
     model_stats,
     stats_response,
-)
-from quandex import (
-    DEFAULT_BASE_URL,
-    APITimeoutError,
-    GenerateResponse,
-    NotFoundError,
-    QuandexClient,
-    QuandexError,
 )
 
 # -- configuration -----------------------------------------------------------------------------
@@ -137,7 +137,9 @@ async def test_per_call_timeout(make_client: Callable[..., QuandexClient]) -> No
         (lambda r: r["metal_stats"].update(batch_size=True), "GenerateResponse.metal_stats.batch_size should be an integer"),
     ],
 )
-async def test_malformed_answer_names_the_field(make_client: Callable[..., QuandexClient], mutate: Callable, where: str) -> None:
+async def test_malformed_answer_names_the_field(
+    make_client: Callable[..., QuandexClient], mutate: Callable[[dict[str, Any]], object], where: str
+) -> None:
     raw = generate_response()
     mutate(raw)
     with pytest.raises(QuandexError, match=where.replace("[", r"\[").replace("]", r"\]")):
@@ -236,7 +238,7 @@ async def test_wait_until_ready_retries_a_model_in_error_then_raises(make_client
 async def test_wait_until_ready_times_out() -> None:
     server = ScriptedServer(*([entry_reply("loading")] * 1000))
     client = QuandexClient(api_key="k", base_url="http://q/v1", http_client=httpx.AsyncClient(transport=httpx.MockTransport(server)))
-    with pytest.raises(APITimeoutError, match="not ready after 0.2 s"):
+    with pytest.raises(APITimeoutError, match=r"not ready after 0\.2 s"):
         await asyncio.wait_for(client.wait_until_ready("other", timeout=0.2, poll_interval=0.05), 5)
     assert 3 <= len(server.requests) <= 10
 

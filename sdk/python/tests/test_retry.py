@@ -9,16 +9,6 @@ from typing import Callable
 import httpx
 import pytest
 
-from fakes import (
-    ScriptedServer,
-    SleepRecorder,
-    chunk,
-    error_response,
-    generate_response,
-    sse_frame,
-    sse_generation,
-    sse_response,
-)
 from quandex import (
     APIConnectionError,
     APITimeoutError,
@@ -28,6 +18,16 @@ from quandex import (
     ServiceUnavailableError,
 )
 from quandex._retry import parse_retry_after, retry_delay
+from tests.fakes import (
+    ScriptedServer,
+    SleepRecorder,
+    chunk,
+    error_response,
+    generate_response,
+    sse_frame,
+    sse_generation,
+    sse_response,
+)
 
 OK = httpx.Response(200, json=generate_response())
 
@@ -118,9 +118,7 @@ async def test_model_loading_is_retried(make_client: Callable[..., QuandexClient
 
 
 @pytest.mark.parametrize("code", ["daily_quota_exceeded", "auth_rate_limited"])
-async def test_quota_and_auth_limits_are_not_retried(
-    make_client: Callable[..., QuandexClient], sleeps: SleepRecorder, code: str
-) -> None:
+async def test_quota_and_auth_limits_are_not_retried(make_client: Callable[..., QuandexClient], sleeps: SleepRecorder, code: str) -> None:
     server = ScriptedServer(rate_limited(code, retry_after="30"))
     with pytest.raises(RateLimitError) as caught:
         await make_client(server).generate(model="m", prompt="p")

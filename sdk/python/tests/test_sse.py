@@ -2,22 +2,22 @@
 
 from __future__ import annotations
 
-from typing import Iterable, List
+from collections.abc import Iterable
 
 import pytest
 
 from quandex._sse import ServerSentEvent, SSEDecoder
 
 
-def decode(parts: Iterable[bytes]) -> List[ServerSentEvent]:
+def decode(parts: Iterable[bytes]) -> list[ServerSentEvent]:
     decoder = SSEDecoder()
-    events: List[ServerSentEvent] = []
+    events: list[ServerSentEvent] = []
     for part in parts:
         events.extend(decoder.feed(part))
     return events
 
 
-def every_split(data: bytes) -> Iterable[List[bytes]]:
+def every_split(data: bytes) -> Iterable[list[bytes]]:
     """The whole input, then every way of cutting it in two, then one byte at a time."""
     yield [data]
     for i in range(1, len(data)):

@@ -4,17 +4,18 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import AsyncIterator, Callable, List, Tuple
+from collections.abc import AsyncIterator
+from typing import Callable
 
 import httpx
 import pytest
 
-from fakes import ChunkedBody, ScriptedServer, chunk, sse_frame, sse_generation, sse_response
 from quandex import APIConnectionError, APITimeoutError, GenerateChunk, Quandex, QuandexClient, QuandexError
 from quandex._streaming import ChunkDecoder
+from tests.fakes import ChunkedBody, ScriptedServer, chunk, sse_frame, sse_generation, sse_response
 
 
-async def collect(stream: AsyncIterator[GenerateChunk]) -> List[GenerateChunk]:
+async def collect(stream: AsyncIterator[GenerateChunk]) -> list[GenerateChunk]:
     return [c async for c in stream]
 
 
@@ -38,7 +39,7 @@ async def test_pings_and_awkward_splits_do_not_matter(make_client: Callable[...,
 
 
 async def test_done_ends_the_stream_without_reading_further(make_client: Callable[..., QuandexClient]) -> None:
-    body = ChunkedBody(sse_generation("a") + [sse_frame(chunk("after done"))])
+    body = ChunkedBody([*sse_generation("a"), sse_frame(chunk("after done"))])
     server = ScriptedServer(httpx.Response(200, headers={"content-type": "text/event-stream"}, stream=body))
     chunks = await collect(make_client(server).stream_generate(model="m", prompt="p"))
     assert [c.text for c in chunks] == ["a", ""]
@@ -156,7 +157,7 @@ class StallingServer:
 
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         head = await reader.readuntil(b"\r\n\r\n")
-        length = int(next(l.split(b":")[1] for l in head.split(b"\r\n") if l.lower().startswith(b"content-length")))
+        length = int(next(line.split(b":")[1] for line in head.split(b"\r\n") if line.lower().startswith(b"content-length")))
         await reader.readexactly(length)
         frame = sse_frame(chunk("first"))
         writer.write(b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\n\r\n")
@@ -171,7 +172,7 @@ async def test_stalled_stream_raises_timeout_and_hangs_up() -> None:
     server = StallingServer()
     async with server as base_url:
         async with QuandexClient(api_key="k", base_url=base_url, stream_read_timeout=0.3) as client:
-            received: List[str] = []
+            received: list[str] = []
             started = time.monotonic()
             with pytest.raises(APITimeoutError):
                 async for c in client.stream_generate(model="m", prompt="p"):
@@ -185,13 +186,13 @@ async def test_stalled_stream_sync_client_raises_timeout() -> None:
     server = StallingServer()
     async with server as base_url:
 
-        def consume() -> Tuple[List[str], type]:
-            received: List[str] = []
+        def consume() -> tuple[list[str], type]:
+            received: list[str] = []
             with Quandex(api_key="k", base_url=base_url, stream_read_timeout=0.3) as client:
                 try:
                     for c in client.stream_generate(model="m", prompt="p"):
                         received.append(c.text)
-                except Exception as exc:  # noqa: BLE001 - returned to the test to assert on
+                except Exception as exc:  # returned to the test to assert on
                     return received, type(exc)
             return received, type(None)
 
@@ -202,13 +203,12 @@ async def test_stalled_stream_sync_client_raises_timeout() -> None:
 
 async def test_breaking_closes_the_real_connection() -> None:
     server = StallingServer()
-    async with server as base_url:
-        async with QuandexClient(api_key="k", base_url=base_url, stream_read_timeout=30) as client:
-            async with client.stream_generate(model="m", prompt="p") as stream:
-                async for c in stream:
-                    assert c.text == "first"
-                    break
-            await asyncio.wait_for(server.hung_up.wait(), 5)
+    async with server as base_url, QuandexClient(api_key="k", base_url=base_url, stream_read_timeout=30) as client:
+        async with client.stream_generate(model="m", prompt="p") as stream:
+            async for c in stream:
+                assert c.text == "first"
+                break
+        await asyncio.wait_for(server.hung_up.wait(), 5)
 
 
 def test_decoder_ignores_everything_after_done() -> None:

@@ -8,9 +8,11 @@ from typing import Callable
 import httpx
 import pytest
 
-from fakes import (
+from quandex import APIConnectionError, APITimeoutError, ModelLoadingError, NotFoundError, Quandex, QuandexClient, RateLimitError
+from tests.fakes import (
     ScriptedServer,
     SleepRecorder,
+    chunk,
     error_response,
     generate_response,
     model_entry,
@@ -20,10 +22,9 @@ from fakes import (
     sse_response,
     stats_response,
 )
-from quandex import ModelLoadingError, NotFoundError, Quandex, QuandexClient, RateLimitError
 
 
-def public_methods(cls: type) -> dict:
+def public_methods(cls: type) -> dict[str, inspect.Signature]:
     return {name: inspect.signature(fn) for name, fn in vars(cls).items() if callable(fn) and not name.startswith("_")}
 
 
@@ -72,6 +73,23 @@ def test_errors(make_sync_client: Callable[..., Quandex], sleeps: SleepRecorder)
     with pytest.raises(ModelLoadingError):
         list(client.stream_generate(model="m", prompt="p"))
     assert sleeps.delays == []
+
+
+def test_transport_errors(make_sync_client: Callable[..., Quandex], sleeps: SleepRecorder) -> None:
+    server = ScriptedServer(
+        httpx.ConnectError("refused"),
+        httpx.Response(200, json=generate_response("after a retry")),
+        httpx.ReadTimeout("no answer"),
+        sse_response([sse_frame(chunk("cut")), httpx.RemoteProtocolError("peer closed connection")]),
+    )
+    client = make_sync_client(server)
+    assert client.generate(model="m", prompt="p").text == "after a retry"
+    assert len(sleeps.delays) == 1
+    with pytest.raises(APITimeoutError):  # the server may be generating: not sent again
+        client.generate(model="m", prompt="p")
+    with pytest.raises(APIConnectionError):
+        list(client.stream_generate(model="m", prompt="p"))
+    assert len(server.requests) == 4 and len(sleeps.delays) == 1
 
 
 def test_model_stats_and_wait_until_ready(make_sync_client: Callable[..., Quandex], sleeps: SleepRecorder) -> None:

@@ -17,11 +17,14 @@ export class RequestAttempt {
     constructor(parent: AbortSignal | undefined, timeoutMs: number) {
         this.#parent = parent;
         parent?.addEventListener("abort", this.#onParentAbort, { once: true });
-        this.#timer = setTimeout(() => {
-            this.#timedOut = true;
-            this.#controller.abort();
-            // setTimeout fires at once for delays past 2^31-1 ms; clamp rather than time out instantly.
-        }, Math.min(timeoutMs, 2 ** 31 - 1));
+        this.#timer = setTimeout(
+            () => {
+                this.#timedOut = true;
+                this.#controller.abort();
+                // setTimeout fires at once for delays past 2^31-1 ms; clamp rather than time out instantly.
+            },
+            Math.min(timeoutMs, 2 ** 31 - 1)
+        );
     }
 
     get signal(): AbortSignal {

@@ -1,4 +1,4 @@
-import { APIConnectionError, APIError, APITimeoutError, type QuandexError } from "./errors.js";
+import { APIConnectionError, type APIError, APITimeoutError, type QuandexError } from "./errors.js";
 
 /** The numbers of the retry policy; the Python SDK uses the same ones. */
 export const retryDefaults = {

@@ -1,5 +1,5 @@
 import { APIConnectionError, APIError, APITimeoutError, APIUserAbortError, QuandexError } from "./errors.js";
-import { SSEDecoder } from "./SSEDecoder.js";
+import { ServerSentEventDecoder } from "@quandex/protocol/sse";
 
 /** An opened SSE answer, as the client hands it to a Stream. */
 export interface OpenedResponse {
@@ -59,7 +59,7 @@ export class Stream<T> implements AsyncIterable<T> {
                 const { response } = opened;
                 if (response.body === null) throw new APIConnectionError("The stream answer has no body.");
                 reader = response.body.getReader();
-                const decoder = new SSEDecoder();
+                const decoder = new ServerSentEventDecoder();
                 for (;;) {
                     let read: ReadableStreamReadResult<Uint8Array>;
                     try {

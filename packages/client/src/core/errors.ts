@@ -1,3 +1,4 @@
+import { errorCatalogue } from "@quandex/protocol/errors";
 /**
  * The SDK's error tree. It is the same tree as the Python SDK's `quandex._exceptions`, so code and
  * docs can name one class per failure in both languages:
@@ -83,6 +84,8 @@ export class BadRequestError extends APIError {}
 export class AuthenticationError extends APIError {}
 export class PermissionDeniedError extends APIError {}
 export class NotFoundError extends APIError {}
+/** 409: the request conflicts with the server's state (a model id already taken, a model in use). */
+export class ConflictError extends APIError {}
 export class RateLimitError extends APIError {}
 export class InternalServerError extends APIError {}
 export class ServiceUnavailableError extends APIError {}
@@ -119,6 +122,8 @@ export function errorClassFor(status: number, code: string | null): APIErrorClas
             return PermissionDeniedError;
         case 404:
             return NotFoundError;
+        case 409:
+            return ConflictError;
         case 429:
             return RateLimitError;
         case 503:
@@ -130,42 +135,20 @@ export function errorClassFor(status: number, code: string | null): APIErrorClas
 }
 
 /**
- * The catalogue's status per code (@quandex/protocol's errorCatalogue, which is not imported at
- * run time so the SDK has no dependencies; a test keeps the two equal). Stream error frames only.
+ * The catalogue's status per code, from the one table (`@quandex/protocol/errors`, which has no
+ * dependencies of its own). Used for stream error frames, which travel on a 200 answer.
  */
-export const statusByErrorCode: Readonly<Record<string, number>> = {
-    invalid_json: 400,
-    invalid_parameter: 400,
-    context_length_exceeded: 400,
-    invalid_api_key: 401,
-    insufficient_scope: 403,
-    model_not_found: 404,
-    route_not_found: 404,
-    key_not_found: 404,
-    method_not_allowed: 405,
-    payload_too_large: 413,
-    unsupported_media_type: 415,
-    rate_limit_exceeded: 429,
-    daily_quota_exceeded: 429,
-    auth_rate_limited: 429,
-    internal_error: 500,
-    model_loading: 503,
-    model_unavailable: 503,
-    server_busy: 503,
-    server_shutdown: 503,
-    limits_unavailable: 503
-};
+export const statusByErrorCode: Readonly<Record<string, number>> = Object.fromEntries(Object.entries(errorCatalogue).map(([code, entry]) => [code, entry.status]));
 
-/** The status each error `type` has in the catalogue: the fallback for a code this SDK does not know. */
-export const statusByErrorType: Readonly<Record<string, number>> = {
-    invalid_request_error: 400,
-    authentication_error: 401,
-    permission_error: 403,
-    not_found_error: 404,
-    rate_limit_error: 429,
-    server_error: 500,
-    service_unavailable: 503
-};
+/**
+ * The status each error `type` first has in the catalogue (`server_error` is 500, though 507 shares
+ * the type): the fallback for a code this SDK does not know.
+ */
+export const statusByErrorType: Readonly<Record<string, number>> = Object.fromEntries(
+    Object.values(errorCatalogue)
+        .reverse()
+        .map((entry) => [entry.type, entry.status])
+);
 
 function errorFields(body: unknown): ErrorFields {
     const error = isRecord(body) && isRecord(body.error) ? body.error : {};

@@ -1,7 +1,16 @@
-import type { ModelEntry, ModelList } from "@quandex/protocol";
+import type { ModelEntry, ModelList, Pull } from "@quandex/protocol";
 import type { QuandexClient } from "../client.js";
 import type { RequestOptions } from "../core/RequestOptions.js";
+import { retryDefaults } from "../core/RetryPolicy.js";
+import { Stream } from "../core/Stream.js";
 import { APITimeoutError, QuandexError } from "../core/errors.js";
+
+export interface PullOptions extends RequestOptions {
+    /** The model id to use instead of the file stem. */
+    id?: string;
+    /** Called with each progress update (bytes, speed) until the pull is ready. */
+    onProgress?: (pull: Pull) => void;
+}
 
 export interface WaitUntilReadyOptions {
     /** Milliseconds to wait for `ready` in all, loading included. Defaults to `300000` (5 minutes). */
@@ -39,6 +48,43 @@ export class Models {
     /** Needs the `admin` scope. */
     unload(model: string, options?: RequestOptions): Promise<ModelEntry> {
         return this.#client.request<ModelEntry>("POST", `/models/${encodeURIComponent(model)}/unload`, {}, options);
+    }
+
+    /** Needs the `admin` scope; a model with requests running gets ConflictError (409 `model_busy`). */
+    delete(model: string, options?: RequestOptions): Promise<ModelEntry> {
+        return this.#client.request<ModelEntry>("DELETE", `/models/${encodeURIComponent(model)}`, {}, options);
+    }
+
+    /**
+     * Pulls a model (needs the `admin` scope) and resolves with the finished pull once the model is
+     * in the server's models dir. A bad or unknown source throws at once (BadRequestError,
+     * NotFoundError); a failed download throws the pull's error.
+     */
+    async pull(source: string, options: PullOptions = {}): Promise<Pull> {
+        let last: Pull | undefined;
+        for await (const progress of this.pullStream(source, options)) {
+            last = progress;
+            options.onProgress?.(progress);
+        }
+        if (!last || last.status !== "ready") throw new QuandexError(`The pull of ${source} ended without becoming ready.`);
+        return last;
+    }
+
+    /** The progress of a pull as a Stream of Pull objects, ending with the `ready` one. Leaving the loop leaves the pull running. */
+    pullStream(source: string, options: Omit<PullOptions, "onProgress"> = {}): Stream<Pull> {
+        const { id, ...request } = options;
+        // Pulls of large files go minutes between progress events only when the network stalls; the server pings meanwhile.
+        const idleTimeoutMs = Math.min(request.timeout ?? this.#client.timeout, retryDefaults.streamIdleTimeoutMs);
+        return Stream.fromSSE(
+            (signal) => this.#client.openStream("POST", "/models/pull", { source, ...(id !== undefined && { id }), stream: true }, { ...request, signal }),
+            (data) => JSON.parse(data) as Pull,
+            { signal: request.signal, idleTimeoutMs }
+        );
+    }
+
+    /** A pull by id (needs the `admin` scope). */
+    getPull(id: string, options?: RequestOptions): Promise<Pull> {
+        return this.#client.request<Pull>("GET", `/models/pulls/${encodeURIComponent(id)}`, {}, options);
     }
 
     /**

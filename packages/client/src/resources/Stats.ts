@@ -46,5 +46,7 @@ const idleModelStats: ModelStats = {
     queue_depth: 0,
     requests_total: 0,
     errors_total: 0,
-    completion_tokens_total: 0
+    completion_tokens_total: 0,
+    prompt_tokens_total: 0,
+    cached_prompt_tokens_total: 0
 };

@@ -44,13 +44,7 @@ export function jsonResponse(status: number, body: unknown, headers: Record<stri
     });
 }
 
-export function errorResponse(
-    status: number,
-    code: string,
-    type: string,
-    headers: Record<string, string> = {},
-    param: string | null = null
-): Response {
+export function errorResponse(status: number, code: string, type: string, headers: Record<string, string> = {}, param: string | null = null): Response {
     return jsonResponse(status, { error: { code, message: `${code} happened`, type, param } }, headers);
 }
 

@@ -1,4 +1,5 @@
 import { QuandexError } from "@quandex/protocol";
+import { checkSchemaLimits, defaultSchemaLimits, type SchemaLimits } from "./schemaLimits.js";
 
 type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
 type Schema = { [key: string]: Json };
@@ -24,10 +25,13 @@ const anyValue: Schema = { oneOf: [{ type: ["string", "number", "boolean", "null
  * form node-llama-cpp's JSON-schema grammar takes (`anyOf` becomes `oneOf`, annotations dropped,
  * `{}` becomes "any value"). A keyword the grammar cannot enforce (`pattern`, `minimum`, `allOf`…)
  * is refused rather than ignored, so a response that claims to match the schema always does.
- * @throws QuandexError `invalid_parameter` naming the schema path and the keyword.
+ * The schema is measured against `limits` first, without recursion, so the recursive conversion
+ * below only ever sees a schema of bounded depth and size.
+ * @throws QuandexError `schema_too_complex` past the limits; `invalid_parameter` naming the schema path and the keyword.
  */
-export function toGrammarSchema(schema: unknown, param = "response_format"): Record<string, unknown> {
+export function toGrammarSchema(schema: unknown, param = "response_format", limits: SchemaLimits = defaultSchemaLimits): Record<string, unknown> {
     if (!isObject(schema)) throw refuse(param, "schema", "the schema must be a JSON object.");
+    checkSchemaLimits(schema, limits, param);
     const defs = isObject(schema.$defs) ? schema.$defs : {};
     return convert(schema, "schema", defs, param);
 }
@@ -74,7 +78,8 @@ function convert(node: Json, at: string, defs: Schema, param: string): Schema {
             }
             case "$ref": {
                 const name = typeof value === "string" ? /^#\/\$defs\/([^/]+)$/.exec(value)?.[1] : undefined;
-                if (name === undefined || !(name in defs)) throw refuse(param, `${at}.$ref`, "only references of the form '#/$defs/<name>' to a definition in the root '$defs' are supported.");
+                if (name === undefined || !(name in defs))
+                    throw refuse(param, `${at}.$ref`, "only references of the form '#/$defs/<name>' to a definition in the root '$defs' are supported.");
                 out.$ref = value;
                 break;
             }

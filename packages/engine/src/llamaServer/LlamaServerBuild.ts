@@ -2,6 +2,7 @@ import { spawn } from "node:child_process";
 import { closeSync, copyFileSync, existsSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeFileSync, writeSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import { takePidLock } from "../system/takePidLock.js";
 import { fileURLToPath } from "node:url";
 
 /** GPU back ends a llama-server build can target. */
@@ -271,32 +272,9 @@ function findBuiltBinary(outDir: string, name: string): string {
 
 /** One build per install directory at a time; a lock left by a dead process is taken over. */
 function lock(dir: string): () => void {
-    const lockPath = path.join(dir, ".build.lock");
-    for (let attempt = 0; attempt < 2; attempt++) {
-        try {
-            const fd = openSync(lockPath, "wx");
-            writeSync(fd, String(process.pid));
-            closeSync(fd);
-            return () => rmSync(lockPath, { force: true });
-        } catch (error) {
-            if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
-            const holder = Number(readFileSync(lockPath, "utf8").trim());
-            if (Number.isInteger(holder) && holder > 0 && isAlive(holder)) {
-                throw new LlamaServerBuildError(`another build (pid ${holder}) is running in ${dir}`);
-            }
-            rmSync(lockPath, { force: true });
-        }
-    }
-    throw new LlamaServerBuildError(`cannot lock ${dir}`);
-}
-
-function isAlive(pid: number): boolean {
-    try {
-        process.kill(pid, 0);
-        return true;
-    } catch (error) {
-        return (error as NodeJS.ErrnoException).code === "EPERM";
-    }
+    const taken = takePidLock(path.join(dir, ".build.lock"));
+    if ("release" in taken) return taken.release;
+    throw new LlamaServerBuildError(taken.heldBy > 0 ? `another build (pid ${taken.heldBy}) is running in ${dir}` : `cannot lock ${dir}`);
 }
 
 async function bundleHead(bundlePath: string): Promise<string> {

@@ -6,11 +6,13 @@ import type { DeviceInfo, Engine, EngineInfo, LoadRequest, ModelLoadOptions, Mod
 import { silentLogger, type Logger } from "../Logger.js";
 import { checkGgufFile } from "../nodeLlama/checkGgufFile.js";
 import { childProcessThreads, maxAutoThreads } from "../system/threadPolicy.js";
+import { estimateLoadBytes } from "../system/estimateLoadBytes.js";
 import { readMemory } from "../system/readMemory.js";
 import { inspectLlamaServer, listLlamaServerDevices, type LlamaServerBinaryInfo, type LlamaServerDevice } from "./inspectLlamaServer.js";
 import { readLlamaServerInstall } from "./LlamaServerBuild.js";
 import { LlamaServerProcess } from "./LlamaServerProcess.js";
 import { LlamaServerRunner } from "./LlamaServerRunner.js";
+import { disposeAll } from "../disposeAll.js";
 
 export interface LlamaServerEngineOptions {
     /** The llama-server binary (`quandex engine build` installs one; see {@link findBuiltLlamaServer}). */
@@ -20,12 +22,16 @@ export interface LlamaServerEngineOptions {
     logger?: Logger;
     /** How long a model may take to load. Defaults to `600_000`. */
     loadTimeoutMs?: number;
+    /** How long a loaded child may leave its health probe unanswered before it is killed and replaced (`engine.watchdog_timeout`). Defaults to `15_000`. */
+    watchdogTimeoutMs?: number;
 }
 
 /**
  * The out-of-process engine: each loaded model is its own llama-server child, supervised here.
  * A model that crashes (segfault, OOM kill, `kill -9`) takes only itself down: its requests end
  * with 503 `model_unavailable`, its runner reports the exit, and the scheduler marks it `error`.
+ * A child that hangs instead (SIGSTOP, a deadlock) is found by the health watchdog in
+ * `LlamaServerProcess` and killed, and then takes the same path.
  */
 export class LlamaServerEngine implements Engine {
     private disposed = false;
@@ -37,7 +43,8 @@ export class LlamaServerEngine implements Engine {
         private readonly gpu: "auto" | false,
         private readonly logger: Logger,
         private readonly loadTimeoutMs: number,
-        private readonly release: string | null
+        private readonly release: string | null,
+        private readonly watchdogTimeoutMs: number
     ) {}
 
     /**
@@ -51,7 +58,7 @@ export class LlamaServerEngine implements Engine {
         // A binary `quandex engine build` made knows its release; for another one, its version says most.
         const install = readLlamaServerInstall(path.dirname(path.dirname(path.resolve(options.binaryPath))));
         const release = install?.stamp.release ?? binary.version;
-        const engine = new LlamaServerEngine(binary, options.gpu ?? "auto", logger, options.loadTimeoutMs ?? 600_000, release);
+        const engine = new LlamaServerEngine(binary, options.gpu ?? "auto", logger, options.loadTimeoutMs ?? 600_000, release, options.watchdogTimeoutMs ?? 15_000);
         logger.info({ engine: "llama-server", path: binary.path, version: binary.version, backend: engine.backend(), builtWith: binary.builtWith }, "llama-server engine ready");
         return engine;
     }
@@ -74,7 +81,7 @@ export class LlamaServerEngine implements Engine {
         if (request.options.gpu === true && backend === "cpu") {
             throw new QuandexError("model_unavailable", { model: request.id, detail: "its config says gpu: true, but this llama-server has no usable GPU" });
         }
-        await checkGgufFile(request.path);
+        const { chatTemplate } = await checkGgufFile(request.path);
         const modelBytes = fileBytes(request.path);
         // Resolved once, so the child's arguments and the "model loaded" log say the same count.
         const threads = request.options.threads === "auto" ? childProcessThreads(modelBytes) : request.options.threads;
@@ -87,16 +94,30 @@ export class LlamaServerEngine implements Engine {
                 modelId: request.id,
                 logger: this.logger,
                 signal: request.signal,
-                readyTimeoutMs: this.loadTimeoutMs
+                readyTimeoutMs: this.loadTimeoutMs,
+                watchdogTimeoutMs: this.watchdogTimeoutMs
             });
         } catch (error) {
             if (request.signal?.aborted) throw error;
             throw new QuandexError("model_unavailable", { model: request.id, detail: error instanceof Error ? error.message : String(error) }, { cause: error });
         }
-        const runner = await LlamaServerRunner.create(server, request, backend, modelBytes, this.logger);
+        const startEmbeddingServer = (): Promise<LlamaServerProcess> =>
+            LlamaServerProcess.start({
+                binaryPath: this.binary.path,
+                args: [...this.argsFor(request.path, { ...request.options, parallel: 1 }, threads, backend), "--embeddings", "--pooling", "mean"],
+                modelId: `${request.id} (embeddings)`,
+                logger: this.logger,
+                readyTimeoutMs: this.loadTimeoutMs,
+                watchdogTimeoutMs: this.watchdogTimeoutMs
+            });
+        const runner = await LlamaServerRunner.create(server, request, { backend, modelBytes, hasChatTemplate: chatTemplate !== null, startEmbeddingServer }, this.logger);
         this.runners.add(runner);
         server.onExit(() => this.runners.delete(runner));
         return runner;
+    }
+
+    async estimate(request: Omit<LoadRequest, "signal">): Promise<number> {
+        return estimateLoadBytes(request.path, request.options, this.backend() !== "cpu");
     }
 
     async device(): Promise<DeviceInfo> {
@@ -117,10 +138,14 @@ export class LlamaServerEngine implements Engine {
         };
     }
 
+    /** Stops every child; each is stopped even when another fails, and every failure is reported. */
     async dispose(): Promise<void> {
         if (this.disposed) return;
         this.disposed = true;
-        await Promise.allSettled([...this.runners].map((runner) => runner.dispose()));
+        await disposeAll(
+            "the llama-server engine",
+            [...this.runners].map((runner) => () => runner.dispose())
+        );
     }
 
     private backend(): Backend {
@@ -135,11 +160,16 @@ export class LlamaServerEngine implements Engine {
     private argsFor(modelPath: string, options: ModelLoadOptions, threads: number, backend: Backend): string[] {
         const { supports } = this.binary;
         const args = [
-            "--model", modelPath,
-            "--ctx-size", String(options.contextSize * options.parallel),
-            "--parallel", String(options.parallel),
-            "--threads", String(threads),
-            "--threads-batch", String(threads)
+            "--model",
+            modelPath,
+            "--ctx-size",
+            String(options.contextSize * options.parallel),
+            "--parallel",
+            String(options.parallel),
+            "--threads",
+            String(threads),
+            "--threads-batch",
+            String(threads)
         ];
         if (supports.noKvUnified) args.push("--no-kv-unified");
         const layers = this.gpuLayersArg(options, backend);
@@ -150,6 +180,8 @@ export class LlamaServerEngine implements Engine {
         // The RAM prompt cache holds up to 8 GiB per server by default; memory use should follow the config.
         if (supports.cacheRam) args.push("--cache-ram", "0");
         if (supports.noWebui) args.push(supports.noWebui);
+        // The model's own Jinja chat template renders chats (`/apply-template`) and tools (default on in newer builds).
+        if (supports.jinja) args.push("--jinja");
         return args;
     }
 

@@ -38,6 +38,12 @@ export interface LlamaServerProcessOptions {
     signal?: AbortSignal;
     /** How long the model may take to load before the start fails. Defaults to `600_000`. */
     readyTimeoutMs?: number;
+    /**
+     * Once ready, how long the server may leave `/health` unanswered before it is taken for hung
+     * (stopped, deadlocked, swapping) and killed; its exit then reads "hung". `0` turns the probe
+     * off. Defaults to `15_000`.
+     */
+    watchdogTimeoutMs?: number;
 }
 
 /** Why a server process ended, in words for users and logs. */
@@ -59,6 +65,8 @@ export class LlamaServerProcess {
     private exitInfo: LlamaServerExit | null = null;
     private stopping = false;
     private serverPid: number | null = null;
+    /** Set when the health watchdog killed the server; the exit reason says so. */
+    private hungForMs: number | null = null;
     private readonly stderrEnded: Promise<void>;
     readonly exited: Promise<LlamaServerExit>;
 
@@ -78,7 +86,9 @@ export class LlamaServerProcess {
                 if (!spawnError) await Promise.race([this.stderrEnded, sleep(500)]);
                 const exit = spawnError
                     ? { code: null, signal: null, reason: `could not be started (${spawnError.message})` }
-                    : describeExit(code, signal, this.stopping, this.lastErrorLine());
+                    : this.hungForMs !== null && !this.stopping
+                      ? { code, signal, reason: `stopped answering its health check for ${Math.round(this.hungForMs / 1000)} s (hung) and was killed` }
+                      : describeExit(code, signal, this.stopping, this.lastErrorLine());
                 this.exitInfo = exit;
                 // The watchdog is gone; whatever is left of its group (the server, if the watchdog
                 // itself was killed) goes with it.
@@ -104,6 +114,7 @@ export class LlamaServerProcess {
             const server = LlamaServerProcess.spawn(options, port);
             try {
                 await server.waitReady();
+                server.watchHealth(options.watchdogTimeoutMs ?? 15_000);
                 return server;
             } catch (error) {
                 await server.stop();
@@ -193,6 +204,50 @@ export class LlamaServerProcess {
             await Promise.race([sleep(delay), this.exited]);
             delay = Math.min(250, delay * 2);
         }
+    }
+
+    /**
+     * The watchdog for a server that is alive but not answering (SIGSTOP, a deadlock, a machine
+     * swapping): a dead one is seen by its exit, a hung one only by silence. One `/health` probe at
+     * a time; when none has succeeded for `timeoutMs`, the whole group gets SIGKILL, and the exit
+     * takes the same path as a crash (requests 503, the scheduler's backoff, a fresh child). The
+     * probe is llama-server's cheapest route, answered by its HTTP threads, which a busy decode
+     * leaves free (it starts `parallel + 2` or more of them, and Quandex holds at most `parallel`).
+     */
+    private watchHealth(timeoutMs: number): void {
+        if (timeoutMs <= 0) return;
+        let lastAnswer = performance.now();
+        let probing = false;
+        const timer = setInterval(
+            () => {
+                if (this.exitInfo || this.stopping) return clearInterval(timer);
+                const silentMs = performance.now() - lastAnswer;
+                if (silentMs > timeoutMs) {
+                    clearInterval(timer);
+                    this.hungForMs = silentMs;
+                    this.options.logger.error(
+                        { model: this.options.modelId, engine: "llama-server", pid: this.serverPid, silentMs: Math.round(silentMs) },
+                        "llama-server stopped answering its health check; killing it"
+                    );
+                    killGroup(this.child.pid, "SIGKILL");
+                    return;
+                }
+                if (probing) return;
+                probing = true;
+                loopbackRequest(this.url, "/health", { timeoutMs })
+                    .then(async (res) => {
+                        await res.text();
+                        // 503 is "loading" (never after ready) or "no slot free" on old builds: alive either way.
+                        if (res.status === 200 || res.status === 503) lastAnswer = performance.now();
+                    })
+                    .catch(() => undefined)
+                    .finally(() => {
+                        probing = false;
+                    });
+            },
+            Math.min(2_000, Math.max(50, timeoutMs / 4))
+        );
+        timer.unref();
     }
 
     private onLogLine(line: string): void {

@@ -2,12 +2,15 @@ import { readFileSync } from "node:fs";
 import http from "node:http";
 import { setTimeout as sleep } from "node:timers/promises";
 import { QuandexError, type Backend } from "@quandex/protocol";
-import type { GenerationEvent, GenerationInput, LoadRequest, ModelRunner, RunnerResources } from "../Engine.js";
+import { plainChatTemplate } from "../chat/plainChatTemplate.js";
+import type { ChatMessage, EmbeddingResult, GenerationEvent, GenerationInput, LoadRequest, ModelRunner, OutputConstraint, RenderedChat, RunnerResources } from "../Engine.js";
+import { toGrammarSchema } from "../constraints/jsonSchemaSubset.js";
 import type { Logger } from "../Logger.js";
 import { StopSequenceMatcher } from "../StopSequenceMatcher.js";
 import type { LlamaServerExit, LlamaServerProcess } from "./LlamaServerProcess.js";
 import { loopbackRequest, type LoopbackAnswer } from "./loopbackHttp.js";
-import { readServerSentEvents } from "./readServerSentEvents.js";
+import { readServerSentEvents } from "@quandex/protocol/sse";
+import { SlotRouter, type SlotChoice } from "./SlotRouter.js";
 
 /** One streamed `/completion` chunk, the fields used here. */
 interface CompletionChunk {
@@ -18,11 +21,30 @@ interface CompletionChunk {
     tokens_predicted?: number;
     stop_type?: string;
     truncated?: boolean;
+    /** On the last chunk: `cache_n`, the prompt tokens reused from the slot's cache. */
+    timings?: { cache_n?: number };
     error?: { message?: string; code?: number; type?: string };
 }
 
 interface Tracker {
     maxBatch: number;
+}
+
+/** What a runner is made of; built by {@link LlamaServerRunner.create}. */
+interface LlamaServerRunnerParts {
+    server: LlamaServerProcess;
+    id: string;
+    contextSize: number;
+    parallel: number;
+    prefixTokens: readonly number[];
+    overridesOutputParser: boolean;
+    backend: Backend;
+    modelBytes: number;
+    /** The GGUF carries a chat template: chats are rendered with it by llama-server (`/apply-template`). */
+    hasChatTemplate: boolean;
+    /** Starts the model's embeddings child (see {@link LlamaServerRunner.embed}); without it, embeddings are refused. */
+    startEmbeddingServer?: () => Promise<LlamaServerProcess>;
+    logger: Logger;
 }
 
 /**
@@ -48,24 +70,44 @@ export class LlamaServerRunner implements ModelRunner {
      */
     private readonly pool = new http.Agent({ keepAlive: true, maxSockets: 1 });
     private readonly exitListeners: Array<(reason: string) => void> = [];
+    private readonly slots: SlotRouter;
     private disposed = false;
     private stoppedByUs = false;
     /** From llama.cpp's load log, read once: later request logs push it out of the log tail. */
     private readonly loadReport: { gpuLayers: number; acceleratorBytes: number };
 
-    private constructor(
-        private readonly server: LlamaServerProcess,
-        private readonly id: string,
-        readonly contextSize: number,
-        readonly parallel: number,
-        /** Tokens llama.cpp puts before a text with `add_special` (BOS when the model wants one). */
-        private readonly prefixTokens: readonly number[],
-        /** Whether this llama-server takes {@link acceptAnyOutput} (see there). */
-        private readonly overridesOutputParser: boolean,
-        private readonly backend: Backend,
-        private readonly modelBytes: number,
-        private readonly logger: Logger
-    ) {
+    private readonly server: LlamaServerProcess;
+    private readonly id: string;
+    readonly contextSize: number;
+    readonly parallel: number;
+    /** Tokens llama.cpp puts before a text with `add_special` (BOS when the model wants one). */
+    private readonly prefixTokens: readonly number[];
+    /** Whether this llama-server takes {@link acceptAnyOutput} (see there). */
+    private readonly overridesOutputParser: boolean;
+    private readonly backend: Backend;
+    private readonly modelBytes: number;
+    private readonly hasChatTemplate: boolean;
+    private readonly logger: Logger;
+
+    private readonly startEmbeddingServer?: () => Promise<LlamaServerProcess>;
+    private embeddingServer: Promise<LlamaServerProcess> | undefined;
+
+    private constructor(parts: LlamaServerRunnerParts) {
+        ({
+            server: this.server,
+            id: this.id,
+            contextSize: this.contextSize,
+            parallel: this.parallel,
+            prefixTokens: this.prefixTokens,
+            overridesOutputParser: this.overridesOutputParser,
+            backend: this.backend,
+            modelBytes: this.modelBytes,
+            hasChatTemplate: this.hasChatTemplate,
+            logger: this.logger
+        } = parts);
+        if (parts.startEmbeddingServer) this.startEmbeddingServer = parts.startEmbeddingServer;
+        const server = parts.server;
+        this.slots = new SlotRouter(parts.parallel);
         this.loadReport = readLoadReport(server.recentLog());
         server.onExit((exit) => {
             this.pool.destroy();
@@ -76,24 +118,35 @@ export class LlamaServerRunner implements ModelRunner {
     }
 
     /** Wraps a started server: learns how the model prefixes a prompt. Stops the server on failure. */
-    static async create(server: LlamaServerProcess, request: LoadRequest, backend: Backend, modelBytes: number, logger: Logger): Promise<LlamaServerRunner> {
+    static async create(
+        server: LlamaServerProcess,
+        request: LoadRequest,
+        model: { backend: Backend; modelBytes: number; hasChatTemplate: boolean; startEmbeddingServer?: () => Promise<LlamaServerProcess> },
+        logger: Logger
+    ): Promise<LlamaServerRunner> {
+        const { backend, modelBytes, hasChatTemplate, startEmbeddingServer } = model;
         try {
             const prefixTokens = await specialPrefix(server.url);
             const overridesOutputParser = await acceptsOutputParser(server.url, prefixTokens);
             if (!overridesOutputParser) {
-                logger.warn({ model: request.id, engine: "llama-server" }, "this llama-server refuses Quandex's output-parser override: a model that emits invalid UTF-8 may fail requests with its parser's error");
+                logger.warn(
+                    { model: request.id, engine: "llama-server" },
+                    "this llama-server refuses Quandex's output-parser override: a model that emits invalid UTF-8 may fail requests with its parser's error"
+                );
             }
-            const runner = new LlamaServerRunner(
+            const runner = new LlamaServerRunner({
                 server,
-                request.id,
-                request.options.contextSize,
-                request.options.parallel,
+                id: request.id,
+                contextSize: request.options.contextSize,
+                parallel: request.options.parallel,
                 prefixTokens,
                 overridesOutputParser,
                 backend,
                 modelBytes,
+                hasChatTemplate,
+                ...(startEmbeddingServer && { startEmbeddingServer }),
                 logger
-            );
+            });
             logger.info(
                 { model: request.id, engine: "llama-server", url: server.url, pid: server.pid, ...request.options, gpuLayers: runner.loadReport.gpuLayers },
                 "model loaded"
@@ -137,6 +190,26 @@ export class LlamaServerRunner implements ModelRunner {
         return [...this.prefixTokens, ...body.tokens];
     }
 
+    /**
+     * The model's own chat template, rendered by llama-server (`/apply-template`, its Jinja engine),
+     * so both engines show a model the conversation the way its template says; a model without one
+     * gets the plain template, as in-process. The rendered text holds the template's special tokens
+     * as text, so it is tokenized with them parsed (as llama-server's own chat endpoint does); the
+     * model's end-of-turn token ends the generation like EOS does.
+     */
+    async renderChat(messages: readonly ChatMessage[]): Promise<RenderedChat> {
+        this.assertAlive();
+        if (!this.hasChatTemplate) {
+            const text = plainChatTemplate.render(messages);
+            return { promptTokens: await this.tokenize(text), text, stop: [...plainChatTemplate.stop], stopTokens: [], template: plainChatTemplate.name };
+        }
+        const { prompt } = await this.call<{ prompt: string }>("/apply-template", { messages: messages.map((m) => ({ role: m.role, content: m.content })) });
+        const { tokens } = await this.call<{ tokens: number[] }>("/tokenize", { content: prompt, add_special: false, parse_special: true });
+        // Templates that do not write the BOS themselves still get it when the model wants one (as in-process).
+        const promptTokens = this.prefixTokens.length > 0 && tokens[0] !== this.prefixTokens[0] ? [...this.prefixTokens, ...tokens] : tokens;
+        return { promptTokens, text: prompt, stop: [], stopTokens: [], template: "model (llama-server)" };
+    }
+
     onExit(listener: (reason: string) => void): void {
         const exit = this.server.exit;
         if (exit && !this.stoppedByUs) queueMicrotask(() => listener(exit.reason));
@@ -157,17 +230,23 @@ export class LlamaServerRunner implements ModelRunner {
         const started = performance.now();
         let completionTokens = 0;
         let finishReason: "stop" | "length" = "stop";
+        const cacheKey = input.cacheKey ?? null;
+        const slot = this.slots.take(input.promptTokens, cacheKey);
+        // What the slot holds once this ends: the prompt and every token received; unknown if cut off.
+        const generated: number[] = [];
+        let finished = false;
         try {
             this.joinBatch(tracker);
-            const res = await loopbackRequest(this.server.url, "/completion", { body: this.completionBody(input), signal: upstream.signal });
+            const res = await loopbackRequest(this.server.url, "/completion", { body: this.completionBody(input, slot), signal: upstream.signal });
             if (res.status !== 200) throw await this.upstreamError(res);
             let stopped = false;
             let final: CompletionChunk | undefined;
-            for await (const data of readServerSentEvents(res.body)) {
+            for await (const { data } of readServerSentEvents(res.body)) {
                 // Chunks already received must not reach a caller that stopped listening.
                 if (signal.aborted || data === "[DONE]") break;
                 const chunk = JSON.parse(data) as CompletionChunk;
                 if (chunk.error) throw this.unavailable(`llama-server answered: ${chunk.error.message ?? JSON.stringify(chunk.error)}`);
+                if (chunk.tokens) generated.push(...chunk.tokens);
                 if (typeof chunk.tokens_predicted === "number") completionTokens = Math.max(completionTokens, chunk.tokens_predicted);
                 // A chat template's end-of-turn token ends the generation like EOS, uncounted and unsent, as in-process.
                 if (stopTokens.size > 0 && chunk.tokens?.some((t) => stopTokens.has(t))) {
@@ -194,19 +273,26 @@ export class LlamaServerRunner implements ModelRunner {
                 if (rest !== "") yield { type: "text", text: rest };
                 finishReason = final.stop_type === "limit" || final.truncated === true ? "length" : "stop";
             }
+            finished = true;
+            const cached = final?.timings?.cache_n;
             yield {
                 type: "done",
                 finishReason,
                 promptTokens: input.promptTokens.length,
                 completionTokens,
+                cachedTokens: typeof cached === "number" ? Math.min(cached, input.promptTokens.length) : slot.cachePrompt ? slot.reused : 0,
                 batchSize: Math.max(1, tracker.maxBatch),
-                generationMs: performance.now() - started
+                generationMs: performance.now() - started,
+                stopSequence: stops.matched
             };
         } catch (error) {
             if (signal.aborted) return;
             throw await this.explain(error);
         } finally {
             this.decoding.delete(tracker);
+            // llama-server itself compares what a slot holds with the next prompt, so a record that is
+            // a little short (tokens in flight when a stop closed the stream) only affects the choice of slot.
+            this.slots.give(slot.slot, finished ? [...input.promptTokens, ...generated] : null, cacheKey);
             unsubscribe();
             signal.removeEventListener("abort", abortUpstream);
             // Leaving the loop early (stop sequence, disconnect) closes the upstream request,
@@ -215,23 +301,76 @@ export class LlamaServerRunner implements ModelRunner {
         }
     }
 
+    /**
+     * llama-server compiles a request's `json_schema` into a grammar itself (llama.cpp's
+     * json-schema-to-grammar); Quandex first holds the schema to the subset that both engines
+     * enforce exactly (`toGrammarSchema`), so a schema means the same on either engine.
+     */
+    async checkConstraint(constraint: OutputConstraint): Promise<void> {
+        llamaServerSchema(constraint);
+    }
+
+    /**
+     * Embeds on a second child of the same model started with `--embeddings --pooling mean`, on the
+     * first request, and kept until unload: a llama-server started for embeddings serves no
+     * completions, so the generating child cannot do both. Its memory is the model's once more
+     * (not counted in the memory budget's estimate). Vectors are scaled to unit length, as the
+     * in-process engine's are.
+     */
+    async embed(inputs: readonly string[], signal: AbortSignal): Promise<EmbeddingResult> {
+        if (this.disposed) throw new QuandexError("model_unavailable", { model: this.id, detail: "it was unloaded" });
+        if (!this.startEmbeddingServer)
+            throw new QuandexError("invalid_parameter", { param: "model", detail: `the engine running '${this.id}' does not compute embeddings.` }, { param: "model" });
+        this.embeddingServer ??= this.startEmbeddingServer().catch((error: unknown) => {
+            this.embeddingServer = undefined;
+            throw new QuandexError(
+                "model_unavailable",
+                { model: this.id, detail: `its embeddings server did not start: ${error instanceof Error ? error.message : String(error)}` },
+                { retryAfter: 5 }
+            );
+        });
+        const server = await this.embeddingServer;
+        if (this.disposed) throw new QuandexError("model_unavailable", { model: this.id, detail: "it was unloaded" });
+        const res = await loopbackRequest(server.url, "/v1/embeddings", { body: { input: [...inputs], encoding_format: "float" }, signal });
+        if (res.status !== 200) throw await this.upstreamError(res);
+        const answer = await res.json<{ data: Array<{ index: number; embedding: number[] }>; usage?: { prompt_tokens?: number } }>();
+        const vectors = [...answer.data]
+            .sort((a, b) => a.index - b.index)
+            .map((d) => {
+                const norm = Math.hypot(...d.embedding);
+                return norm > 0 ? d.embedding.map((x) => x / norm) : d.embedding;
+            });
+        let promptTokens = answer.usage?.prompt_tokens;
+        if (promptTokens === undefined) promptTokens = (await Promise.all(inputs.map((text) => this.tokenize(text)))).reduce((sum, tokens) => sum + tokens.length, 0);
+        return { vectors, promptTokens };
+    }
+
     async dispose(): Promise<void> {
         const running = this.server.exit === null;
         if (running) this.stoppedByUs = true;
         this.disposed = true;
         this.pool.destroy();
+        const embeddings = this.embeddingServer;
+        this.embeddingServer = undefined;
+        if (embeddings)
+            await embeddings.then(
+                (server) => server.stop(),
+                () => undefined
+            );
         await this.server.stop();
         if (running) this.logger.info({ model: this.id, engine: "llama-server" }, "model unloaded");
     }
 
-    private completionBody(input: GenerationInput): Record<string, unknown> {
+    private completionBody(input: GenerationInput, slot: SlotChoice): Record<string, unknown> {
         const { sampling } = input;
         return {
             prompt: input.promptTokens,
             n_predict: sampling.maxTokens,
             stream: true,
-            // Reuses the slot's KV cache for a shared prompt prefix; no slot is pinned (`id_slot`).
-            cache_prompt: true,
+            // The slot Quandex chose (SlotRouter); llama-server reuses its KV cache for the shared
+            // prompt prefix only when that slot last held the same cache key's prompt.
+            id_slot: slot.slot,
+            cache_prompt: slot.cachePrompt,
             return_tokens: true,
             temperature: sampling.temperature,
             top_k: sampling.topK,
@@ -250,6 +389,7 @@ export class LlamaServerRunner implements ModelRunner {
             seed: sampling.seed === 0xffffffff ? 0xfffffffe : sampling.seed,
             ignore_eos: sampling.ignoreEos,
             n_probs: 0,
+            ...(sampling.constraint && { json_schema: llamaServerSchema(sampling.constraint) }),
             ...(this.overridesOutputParser && { chat_parser: acceptAnyOutput })
         };
     }
@@ -379,4 +519,9 @@ function residentBytes(pid: number): number {
     } catch {
         return 0;
     }
+}
+
+/** The schema llama-server gets for a constraint: `json` is any JSON object, as in the in-process engine. */
+function llamaServerSchema(constraint: OutputConstraint): Record<string, unknown> {
+    return constraint.type === "json" ? { type: "object" } : toGrammarSchema(constraint.schema);
 }

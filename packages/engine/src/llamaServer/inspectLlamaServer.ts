@@ -15,7 +15,7 @@ export interface LlamaServerBinaryInfo {
     /** Accelerators the binary can use here (`--list-devices`); empty on a CPU-only build. */
     devices: LlamaServerDevice[];
     /** Optional flags this binary understands; the runner passes only these. */
-    supports: { noWebui: string | null; noKvUnified: boolean; cacheRam: boolean; flashAttn: boolean; gpuLayersAuto: boolean };
+    supports: { noWebui: string | null; noKvUnified: boolean; cacheRam: boolean; flashAttn: boolean; gpuLayersAuto: boolean; jinja: boolean };
 }
 
 export interface LlamaServerDevice {
@@ -78,7 +78,8 @@ export async function inspectLlamaServer(binaryPath: string): Promise<LlamaServe
             noKvUnified: hasFlag(help, "--no-kv-unified"),
             cacheRam: hasFlag(help, "--cache-ram"),
             flashAttn: /--flash-attn\s+\[on\|off\|auto\]|--flash-attn \{on,off,auto\}|-fa,\s+--flash-attn\s+\[/.test(help),
-            gpuLayersAuto: /exact number,\s+'auto', or 'all'/.test(help)
+            gpuLayersAuto: /exact number,\s+'auto', or 'all'/.test(help),
+            jinja: hasFlag(help, "--jinja")
         }
     };
 }

@@ -15,6 +15,10 @@ export interface ModelMetricsSnapshot {
     requestsTotal: number;
     errorsTotal: number;
     completionTokensTotal: number;
+    /** Prompt tokens of every finished generation, reused ones included. */
+    promptTokensTotal: number;
+    /** Prompt tokens whose KV state was reused from an earlier request (a prompt-cache hit), not evaluated again. */
+    cachedPromptTokensTotal: number;
 }
 
 /**
@@ -26,17 +30,23 @@ export class ModelMetrics {
     private requestsTotal = 0;
     private errorsTotal = 0;
     private completionTokensTotal = 0;
+    private promptTokensTotal = 0;
+    private cachedPromptTokensTotal = 0;
 
     constructor(
         private readonly now: () => number = () => Date.now(),
         private readonly windowMs = 60_000
     ) {}
 
-    record(latencyMs: number, failed: boolean, completionTokens: number): void {
+    /** @param tokens the generation's counts, when it produced any. */
+    record(latencyMs: number, failed: boolean, tokens?: { promptTokens: number; completionTokens: number; cachedTokens: number }): void {
+        const completionTokens = tokens?.completionTokens ?? 0;
         this.samples.push({ at: this.now(), latencyMs, failed, completionTokens });
         this.requestsTotal++;
         if (failed) this.errorsTotal++;
         this.completionTokensTotal += completionTokens;
+        this.promptTokensTotal += tokens?.promptTokens ?? 0;
+        this.cachedPromptTokensTotal += tokens?.cachedTokens ?? 0;
         this.prune();
     }
 
@@ -56,7 +66,9 @@ export class ModelMetrics {
             outputTokensPerSecond: tokens / windowSeconds,
             requestsTotal: this.requestsTotal,
             errorsTotal: this.errorsTotal,
-            completionTokensTotal: this.completionTokensTotal
+            completionTokensTotal: this.completionTokensTotal,
+            promptTokensTotal: this.promptTokensTotal,
+            cachedPromptTokensTotal: this.cachedPromptTokensTotal
         };
     }
 

@@ -1,4 +1,4 @@
-import { LlamaText, SpecialToken, resolveChatWrapper, type ChatHistoryItem, type ChatWrapper, type LlamaModel, type Token } from "node-llama-cpp";
+import { type LlamaText, SpecialToken, resolveChatWrapper, type ChatHistoryItem, type ChatWrapper, type LlamaModel, type Token } from "node-llama-cpp";
 import type { ChatMessage, RenderedChat } from "../Engine.js";
 import type { Logger } from "../Logger.js";
 
@@ -28,9 +28,7 @@ export class ChatTemplate {
 
     render(messages: readonly ChatMessage[]): RenderedChat {
         if (!this.wrapper) throw new Error("this model has no chat template");
-        const history: ChatHistoryItem[] = messages.map((m) =>
-            m.role === "assistant" ? { type: "model", response: [m.content] } : { type: m.role, text: m.content }
-        );
+        const history: ChatHistoryItem[] = messages.map((m) => (m.role === "assistant" ? { type: "model", response: [m.content] } : { type: m.role, text: m.content }));
         // An empty model turn at the end renders the prompt the assistant's reply continues from.
         history.push({ type: "model", response: [] });
         const state = this.wrapper.generateContextState({ chatHistory: history });

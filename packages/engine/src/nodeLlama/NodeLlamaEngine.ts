@@ -4,9 +4,12 @@ import { QuandexError, type Backend } from "@quandex/protocol";
 import type { DeviceInfo, Engine, EngineInfo, LoadRequest, ModelRunner } from "../Engine.js";
 import { silentLogger, type Logger } from "../Logger.js";
 import { maxAutoThreads } from "../system/threadPolicy.js";
+import { estimateLoadBytes } from "../system/estimateLoadBytes.js";
 import { readMemory } from "../system/readMemory.js";
 import { checkGgufFile } from "./checkGgufFile.js";
 import { NodeLlamaRunner } from "./NodeLlamaRunner.js";
+import { GrammarCache, type GrammarCacheOptions } from "./GrammarCache.js";
+import { disposeAll } from "../disposeAll.js";
 
 export interface NodeLlamaEngineOptions {
     /** `"auto"` uses a GPU when one works (falling back to CPU, logged); `false` never probes one. Defaults to `"auto"`. */
@@ -17,6 +20,8 @@ export interface NodeLlamaEngineOptions {
      */
     build?: "auto" | "prebuilt";
     logger?: Logger;
+    /** JSON schemas for `response_format`: the limits past which they are refused, and the compile budget. */
+    grammars?: Pick<GrammarCacheOptions, "limits" | "compileTimeoutMs">;
 }
 
 /**
@@ -40,7 +45,8 @@ export class NodeLlamaEngine implements Engine {
     private constructor(
         private readonly llama: Llama,
         private readonly logger: Logger,
-        private readonly version: string
+        private readonly version: string,
+        private readonly grammars: GrammarCache
     ) {}
 
     static async create(options: NodeLlamaEngineOptions = {}): Promise<NodeLlamaEngine> {
@@ -65,7 +71,7 @@ export class NodeLlamaEngine implements Engine {
         if (gpu === "auto" && backend === "cpu") logger.info("no usable GPU backend found; llama.cpp runs on the CPU");
         else logger.info({ backend }, "llama.cpp accelerator backend selected");
         const version = await getModuleVersion();
-        return new NodeLlamaEngine(llama, logger, version);
+        return new NodeLlamaEngine(llama, logger, version, new GrammarCache(llama, options.grammars));
     }
 
     info(): EngineInfo {
@@ -83,10 +89,14 @@ export class NodeLlamaEngine implements Engine {
     async load(request: LoadRequest): Promise<ModelRunner> {
         if (this.disposed) throw new QuandexError("server_shutdown");
         await checkGgufFile(request.path);
-        const runner = await NodeLlamaRunner.load(this.llama, request, this.logger);
+        const runner = await NodeLlamaRunner.load(this.llama, request, this.logger, this.grammars);
         this.runners.add(runner);
         runner.onDispose(() => this.runners.delete(runner));
         return runner;
+    }
+
+    async estimate(request: Omit<LoadRequest, "signal">): Promise<number> {
+        return estimateLoadBytes(request.path, request.options, this.llama.gpu !== false, this.llama);
     }
 
     async device(): Promise<DeviceInfo> {
@@ -104,11 +114,15 @@ export class NodeLlamaEngine implements Engine {
         };
     }
 
+    /** Unloads every model, then the `Llama`; each part is freed even when another fails, and every failure is reported. */
     async dispose(): Promise<void> {
         if (this.disposed) return;
         this.disposed = true;
-        await Promise.all([...this.runners].map((runner) => runner.dispose()));
-        await this.llama.dispose();
+        await disposeAll("the node-llama-cpp engine", [
+            ...[...this.runners].map((runner) => () => runner.dispose()),
+            () => GrammarCache.stopCompilers(),
+            () => this.llama.dispose()
+        ]);
     }
 }
 

@@ -1,6 +1,6 @@
 import {
     LlamaGrammarEvaluationState,
-    TokenBias,
+    type TokenBias,
     type Llama,
     type LlamaContext,
     type LlamaContextSequence,
@@ -11,17 +11,7 @@ import {
 } from "node-llama-cpp";
 import { QuandexError, type Backend } from "@quandex/protocol";
 import { plainChatTemplate } from "../chat/plainChatTemplate.js";
-import type {
-    ChatMessage,
-    EmbeddingResult,
-    GenerationEvent,
-    GenerationInput,
-    LoadRequest,
-    ModelRunner,
-    OutputConstraint,
-    RenderedChat,
-    RunnerResources
-} from "../Engine.js";
+import type { ChatMessage, EmbeddingResult, GenerationEvent, GenerationInput, LoadRequest, ModelRunner, OutputConstraint, RenderedChat, RunnerResources } from "../Engine.js";
 import type { Logger } from "../Logger.js";
 import { StopSequenceMatcher } from "../StopSequenceMatcher.js";
 import { TokenTextDecoder } from "../TokenTextDecoder.js";
@@ -33,6 +23,26 @@ import { steerContextThreads } from "./steerContextThreads.js";
 import { noEosBias } from "./noEosBias.js";
 import { ChatTemplate } from "./ChatTemplate.js";
 import { GrammarCache } from "./GrammarCache.js";
+import { disposeAll } from "../disposeAll.js";
+import { SequencePool } from "./SequencePool.js";
+
+/** What a loaded runner is made of; built by {@link NodeLlamaRunner.load}. */
+interface NodeLlamaRunnerParts {
+    llama: Llama;
+    model: LlamaModel;
+    context: LlamaContext;
+    batches: BatchObserver;
+    waker: DispatchWaker;
+    /** The model's id, for logs and errors. */
+    id: string;
+    contextSize: number;
+    parallel: number;
+    /** The most threads a batch uses (the embedding context gets as many). */
+    threads: number;
+    logger: Logger;
+    /** The engine's grammars (limits and compile budget from its options); one per runner without it. */
+    grammars?: GrammarCache;
+}
 
 /**
  * A model loaded in-process: one context with `parallel` sequences. node-llama-cpp batches the
@@ -44,27 +54,44 @@ export class NodeLlamaRunner implements ModelRunner {
     /** Built once: ignore_eos requests share it (the addon only reads it). */
     private readonly eosBias: TokenBias;
     private readonly grammars: GrammarCache;
+    private readonly sequences: SequencePool;
     private chatTemplate: ChatTemplate | undefined;
     private embeddingContext: Promise<LlamaEmbeddingContext> | undefined;
     private disposed = false;
+    private readonly llama: Llama;
+    private readonly model: LlamaModel;
+    private readonly context: LlamaContext;
+    private readonly batches: BatchObserver;
+    private readonly waker: DispatchWaker;
+    private readonly id: string;
+    private readonly threads: number;
+    private readonly logger: Logger;
+    readonly contextSize: number;
+    readonly parallel: number;
 
-    private constructor(
-        private readonly llama: Llama,
-        private readonly model: LlamaModel,
-        private readonly context: LlamaContext,
-        private readonly batches: BatchObserver,
-        private readonly waker: DispatchWaker,
-        readonly contextSize: number,
-        readonly parallel: number,
-        private readonly logger: Logger,
-        private readonly id: string,
-        private readonly threads: number
-    ) {
-        this.eosBias = noEosBias(model, [model.tokens.eos, model.tokens.eot].filter((t): t is Token => t !== null));
-        this.grammars = new GrammarCache(llama);
+    private constructor(parts: NodeLlamaRunnerParts) {
+        ({
+            llama: this.llama,
+            model: this.model,
+            context: this.context,
+            batches: this.batches,
+            waker: this.waker,
+            id: this.id,
+            threads: this.threads,
+            logger: this.logger,
+            contextSize: this.contextSize,
+            parallel: this.parallel
+        } = parts);
+        const { model } = parts;
+        this.eosBias = noEosBias(
+            model,
+            [model.tokens.eos, model.tokens.eot].filter((t): t is Token => t !== null)
+        );
+        this.grammars = parts.grammars ?? new GrammarCache(parts.llama);
+        this.sequences = new SequencePool(parts.context, parts.parallel);
     }
 
-    static async load(llama: Llama, request: LoadRequest, logger: Logger): Promise<NodeLlamaRunner> {
+    static async load(llama: Llama, request: LoadRequest, logger: Logger, grammars?: GrammarCache): Promise<NodeLlamaRunner> {
         const { options } = request;
         if (options.gpu === true && llama.gpu === false) {
             throw new QuandexError("model_unavailable", { model: request.id, detail: "its config says gpu: true, but no GPU backend is usable here" });
@@ -92,7 +119,19 @@ export class NodeLlamaRunner implements ModelRunner {
                 batching: { itemPrioritizationStrategy: batches.strategy },
                 createSignal: request.signal
             });
-            const runner = new NodeLlamaRunner(llama, model, context, batches, waker, options.contextSize, options.parallel, logger, request.id, threads);
+            const runner = new NodeLlamaRunner({
+                llama,
+                model,
+                context,
+                batches,
+                waker,
+                id: request.id,
+                contextSize: options.contextSize,
+                parallel: options.parallel,
+                threads,
+                logger,
+                ...(grammars && { grammars })
+            });
             logger.info(
                 {
                     model: request.id,
@@ -187,11 +226,16 @@ export class NodeLlamaRunner implements ModelRunner {
         if (this.disposed) throw new QuandexError("model_unavailable", { model: this.id, detail: "it was unloaded" });
         const { sampling } = input;
         const grammar = sampling.constraint ? await this.grammars.get(sampling.constraint) : undefined;
-        const sequence = this.context.getSequence();
+        const cacheKey = input.cacheKey ?? null;
+        const { sequence, reused } = await this.sequences.take(input.promptTokens, cacheKey);
         const tracker = this.batches.track();
         const pump = new EventPump<GenerationEvent>(this.waker);
-        const producing = this.produce(input, grammar, sequence, tracker, pump, signal).then(
-            () => pump.end(),
+        let clean = false;
+        const producing = this.produce(input, reused, grammar, sequence, tracker, pump, signal).then(
+            (finished) => {
+                clean = finished;
+                pump.end();
+            },
             (error: unknown) => pump.fail(error)
         );
         try {
@@ -200,19 +244,22 @@ export class NodeLlamaRunner implements ModelRunner {
             pump.close();
             await producing;
             tracker.end();
-            await sequence.dispose();
+            // A generation that ran to its end leaves its tokens for the next turn to reuse.
+            this.sequences.give(sequence, cacheKey, clean);
         }
     }
 
     /** The token loop: samples, decodes text, matches stops, and pushes text and the final `done` into `pump`. */
+    /** Resolves true when the generation ran to its end (the sequence holds exactly what it evaluated). */
     private async produce(
         input: GenerationInput,
+        reused: number,
         grammar: LlamaGrammar | undefined,
         sequence: LlamaContextSequence,
         tracker: { readonly maxBatch: number },
         pump: EventPump<GenerationEvent>,
         signal: AbortSignal
-    ): Promise<void> {
+    ): Promise<boolean> {
         const { sampling } = input;
         const decoder = new TokenTextDecoder((tokens, last) => this.model.detokenize(tokens as Token[], false, last as Token[]));
         const stops = new StopSequenceMatcher([...sampling.stop, ...(grammar ? GrammarCache.stopStrings(grammar) : [])]);
@@ -225,7 +272,7 @@ export class NodeLlamaRunner implements ModelRunner {
         let completionTokens = 0;
         let finishReason: "stop" | "length" = "stop";
         const tokenBias = sampling.ignoreEos ? this.eosBias : undefined;
-        const evaluation = sequence.evaluate(input.promptTokens as Token[], {
+        const evaluation = sequence.evaluate(input.promptTokens.slice(reused) as Token[], {
             temperature: sampling.temperature,
             topK: sampling.topK,
             topP: sampling.topP,
@@ -244,7 +291,7 @@ export class NodeLlamaRunner implements ModelRunner {
         });
         let stopped = false;
         for await (const token of evaluation) {
-            if (signal.aborted || pump.closed) return;
+            if (signal.aborted || pump.closed) return false;
             if (stopTokens.has(token)) break;
             completionTokens++;
             history.push(token);
@@ -262,7 +309,7 @@ export class NodeLlamaRunner implements ModelRunner {
             const room = pump.waitForRoom();
             if (room) await room;
         }
-        if (signal.aborted || pump.closed) return;
+        if (signal.aborted || pump.closed) return false;
         // No decode follows: what is left goes to the consumer at once.
         if (!stopped) {
             const tail = stops.push(decoder.flush());
@@ -277,26 +324,33 @@ export class NodeLlamaRunner implements ModelRunner {
                 finishReason,
                 promptTokens: input.promptTokens.length,
                 completionTokens,
+                cachedTokens: reused,
+                stopSequence: stops.matched,
                 batchSize: tracker.maxBatch,
                 generationMs: performance.now() - started
             },
             true
         );
+        return true;
     }
 
     onDispose(listener: () => void): void {
         this.disposeListeners.push(listener);
     }
 
+    /** Frees the embedding context, the context and the model, each even if another fails; every failure is reported. */
     async dispose(): Promise<void> {
         if (this.disposed) return;
         this.disposed = true;
+        const embeddingContext = this.embeddingContext;
+        this.embeddingContext = undefined;
         try {
-            const embeddingContext = this.embeddingContext;
-            this.embeddingContext = undefined;
-            await embeddingContext?.then((context) => context.dispose()).catch(() => undefined);
-            await this.context.dispose();
-            await this.model.dispose();
+            await disposeAll(`model '${this.id}'`, [
+                // A context that failed to be created has nothing to free.
+                async () => (await embeddingContext?.catch(() => undefined))?.dispose(),
+                () => this.context.dispose(),
+                () => this.model.dispose()
+            ]);
         } finally {
             for (const listener of this.disposeListeners) listener();
             this.logger.info({ model: this.id }, "model unloaded");
@@ -306,7 +360,6 @@ export class NodeLlamaRunner implements ModelRunner {
     private layerCount(): number {
         return this.model.fileInsights.totalLayers;
     }
-
 }
 
 function unitLength(vector: readonly number[]): number[] {

@@ -7,7 +7,7 @@ import { QuandexError } from "@quandex/protocol";
  * every tensor must start inside the file. llama.cpp rejects these cases itself today, but a
  * native abort would take the whole server down, so the cheap check runs first.
  */
-export async function checkGgufFile(filePath: string): Promise<void> {
+export async function checkGgufFile(filePath: string): Promise<{ chatTemplate: string | null }> {
     const size = (await stat(filePath)).size;
     let info: Awaited<ReturnType<typeof readGgufFileInfo>>;
     try {
@@ -23,6 +23,8 @@ export async function checkGgufFile(filePath: string): Promise<void> {
             throw broken(filePath, `tensor '${tensor.name}' starts at offset ${offset}, past the end of the ${size}-byte file`);
         }
     }
+    const template = info.metadata.tokenizer?.chat_template;
+    return { chatTemplate: typeof template === "string" && template.trim() !== "" ? template : null };
 }
 
 function broken(filePath: string, detail: string, cause?: unknown): QuandexError {

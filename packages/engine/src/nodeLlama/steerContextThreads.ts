@@ -6,10 +6,14 @@ interface ThreadConsumer {
 }
 
 /**
- * Sets the threads the next batch of `context` decodes with. node-llama-cpp has no public way to
- * change a context's threads after creation, but with `maxThreads: 0` it applies its thread
- * consumer's `_wantedThreads` (`llama_set_n_threads`) right before every decode, after the batch
- * prioritization hook has run. Setting that field from the hook steers each batch.
+ * Sets the threads the next batch of `context` decodes with.
+ *
+ * One of the two reads of node-llama-cpp's private fields (the other is `noEosBias.ts`), because a public API is missing:
+ * node-llama-cpp 3.21.1 exposes a context's threads only read-only (`LlamaContext.currentThreads`,
+ * `LlamaContext.idealThreads`) and takes them only at creation (`createContext({threads})`). With
+ * `maxThreads: 0` it applies its thread consumer's `_wantedThreads` (`llama_set_n_threads`) right
+ * before every decode, after the batch prioritization hook has run, so setting that field from
+ * the hook steers each batch.
  *
  * node-llama-cpp is pinned to an exact version; if an upgrade moves the field this returns
  * `false` and the context keeps the threads it was created with (still correct, only slower).

@@ -1,6 +1,9 @@
 import { readdirSync, statSync, watch, type FSWatcher } from "node:fs";
 import path from "node:path";
 import type { ModelLoadOptions } from "../Engine.js";
+import { readModelFileMeta } from "../pull/modelFileMeta.js";
+import { splitPart } from "../pull/splitParts.js";
+import { ggufFileProblem } from "./ggufFileProblem.js";
 
 /** A model as configured: every field but id and path may fall back to the defaults. */
 export interface ConfiguredModel {
@@ -10,6 +13,19 @@ export interface ConfiguredModel {
     aliases: readonly string[];
     options: Partial<ModelLoadOptions>;
     preload: boolean;
+    /** How long the model stays loaded once idle: ms, `null` forever, `0` unload after each request. Defaults to the server's default. */
+    keepAliveMs?: number | null;
+    /** Set for a model an upstream pool serves (`path` is then `upstream:<pool>/<model>`, not a file). */
+    upstream?: UpstreamModelInfo;
+}
+
+/** Which pool serves an upstream model, and the pool's live health. */
+export interface UpstreamModelInfo {
+    readonly pool: string;
+    /** The name the upstream knows the model by. */
+    readonly model: string;
+    /** Endpoints eligible for requests now, and all of them. */
+    health(): { healthy: number; total: number };
 }
 
 export interface ModelDefinition {
@@ -18,10 +34,27 @@ export interface ModelDefinition {
     readonly aliases: readonly string[];
     readonly options: ModelLoadOptions;
     readonly preload: boolean;
-    readonly source: "config" | "directory";
+    /** `upstream:<pool>` for a model an upstream pool serves. */
+    readonly source: "config" | "directory" | `upstream:${string}`;
+    /** Set for a model an upstream pool serves. */
+    readonly upstream?: UpstreamModelInfo;
     /** The file's size and mtime at the last scan; 0 when it could not be read. */
     readonly sizeBytes: number;
     readonly mtimeMs: number;
+    /**
+     * How long the model stays loaded once idle, in ms; `null` forever, `0` unload after each
+     * request. Defaults to the scheduler's default (forever for preloaded models).
+     */
+    readonly keepAliveMs?: number | null;
+    /** SHA-256 of the (first) file, recorded when Quandex pulled it; `null` for a file copied in by hand. */
+    readonly sha256?: string | null;
+    /** The source it was pulled from, when Quandex pulled it. */
+    readonly pulledFrom?: string | null;
+    /**
+     * Why the file cannot be a model (truncated, corrupt, tensors past its end), found by reading
+     * its header without loading it; `null` when it passed, absent while it is being checked.
+     */
+    readonly fileProblem?: string | null;
 }
 
 export interface ModelRegistryOptions {
@@ -33,6 +66,8 @@ export interface ModelRegistryOptions {
     /** A listing reuses a scan younger than this. Defaults to `1000` ms. */
     rescanIntervalMs?: number;
     clock?: () => number;
+    /** Why a file cannot be a model, or `null`. Defaults to the header check every load runs (`ggufFileProblem`). */
+    checkFile?: (filePath: string) => Promise<string | null>;
 }
 
 export class ModelRegistryError extends Error {
@@ -44,8 +79,6 @@ export class ModelRegistryError extends Error {
         this.name = "ModelRegistryError";
     }
 }
-
-const shardPattern = /^(.*)-(\d{5})-of-(\d{5})$/;
 
 /**
  * Knows which models exist: those in the config plus every GGUF in the models directory, rescanned
@@ -65,6 +98,8 @@ export class ModelRegistry {
     private watchedIno: number | null = null;
     private dirChanged = false;
     private disposed = false;
+    /** Each file's check, by path, for the size and mtime it was made at; `problem` is absent while it runs. */
+    private readonly checks = new Map<string, { stamp: string; problem?: string | null }>();
 
     constructor(private readonly options: ModelRegistryOptions) {
         this.checkConfigured();
@@ -94,12 +129,14 @@ export class ModelRegistry {
                 aliases: [...configured.aliases],
                 options: { ...this.options.defaults, ...configured.options },
                 preload: configured.preload,
-                source: "config",
-                ...fileFacts(configured.path)
+                source: configured.upstream ? `upstream:${configured.upstream.pool}` : "config",
+                ...(configured.keepAliveMs !== undefined && { keepAliveMs: configured.keepAliveMs }),
+                ...(configured.upstream ? { upstream: configured.upstream, sizeBytes: 0, mtimeMs: 0 } : fileFacts(configured.path))
             };
-            models.set(def.id, def);
-            names.set(def.id, def);
-            for (const alias of def.aliases) names.set(alias, def);
+            const checked = this.checked(def);
+            models.set(def.id, checked);
+            names.set(def.id, checked);
+            for (const alias of def.aliases) names.set(alias, checked);
         }
         const configuredPaths = new Set(this.options.configured.map((m) => path.resolve(m.path)));
         for (const file of this.scanDirectory()) {
@@ -116,10 +153,12 @@ export class ModelRegistry {
                 preload: false,
                 source: "directory",
                 sizeBytes: file.sizeBytes,
-                mtimeMs: file.mtimeMs
+                mtimeMs: file.mtimeMs,
+                ...pulledFacts(this.options.modelsDir, file.id)
             };
-            models.set(def.id, def);
-            names.set(def.id, def);
+            const checked = this.checked(def);
+            models.set(def.id, checked);
+            names.set(def.id, checked);
         }
         this.models = models;
         this.names = names;
@@ -175,6 +214,33 @@ export class ModelRegistry {
         }
     }
 
+    /**
+     * The definition with its file's check result, starting the check for a file that is new or
+     * changed since (a file still being copied in is checked again once it stops changing). A
+     * finished check makes the next listing rescan, so it shows up at once.
+     */
+    private checked(def: ModelDefinition): ModelDefinition {
+        // An upstream pool's model has no file here; the pool's own health speaks for it.
+        if (def.upstream) return def;
+        const stamp = `${def.sizeBytes}:${def.mtimeMs}`;
+        const known = this.checks.get(def.path);
+        if (known?.stamp === stamp) return known.problem === undefined ? def : { ...def, fileProblem: known.problem };
+        const entry: { stamp: string; problem?: string | null } = { stamp };
+        this.checks.set(def.path, entry);
+        const check = this.options.checkFile ?? ggufFileProblem;
+        void check(def.path)
+            .catch((error: unknown) => `the file cannot be checked (${error instanceof Error ? error.message : String(error)})`)
+            .then((problem) => {
+                if (this.checks.get(def.path) !== entry || this.disposed) return;
+                entry.problem = problem;
+                if (problem !== null) this.warnOnce(`model file ${def.path} cannot be served: ${problem}`);
+                this.dirChanged = true;
+                this.scannedAt = -Infinity;
+                this.scannedDirStamp = null;
+            });
+        return def;
+    }
+
     private dirStamp(): number | null {
         return this.dirStat()?.mtimeMs ?? null;
     }
@@ -212,15 +278,14 @@ export class ModelRegistry {
             } catch {
                 continue;
             }
-            const stem = name.slice(0, -".gguf".length);
-            const shard = shardPattern.exec(stem);
+            const shard = splitPart(name);
             if (shard) {
                 // Only the first shard names a model; llama.cpp finds the rest beside it.
-                if (shard[2] !== "00001") continue;
-                found.push({ id: shard[1] ?? stem, path: full, ...facts });
+                if (shard.part !== 1) continue;
+                found.push({ id: shard.stem, path: full, ...facts });
                 continue;
             }
-            found.push({ id: stem, path: full, ...facts });
+            found.push({ id: name.slice(0, -".gguf".length), path: full, ...facts });
         }
         return found;
     }
@@ -253,6 +318,13 @@ export class ModelRegistry {
         this.warned.add(message);
         this.options.onWarning?.(message);
     }
+}
+
+/** What a pull recorded about a model (its checksum and source); nothing for files copied in by hand. */
+function pulledFacts(modelsDir: string, id: string): { sha256?: string; pulledFrom?: string } {
+    const meta = readModelFileMeta(modelsDir, id);
+    const sha256 = meta?.files[0]?.sha256;
+    return meta && sha256 ? { sha256, pulledFrom: meta.source } : {};
 }
 
 function fileFacts(filePath: string): { sizeBytes: number; mtimeMs: number } {

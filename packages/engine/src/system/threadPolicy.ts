@@ -27,11 +27,7 @@ export const OPENMP_SMALL_MODEL_BYTES = 64 * 1024 * 1024;
  * tok/s on 1 thread of a 2-thread pool), so a model whose largest batch (`maxBatchTokens`,
  * node-llama-cpp's default 512) never reaches the threshold gets a pool of one.
  */
-export function perBatchThreads(
-    modelBytes: number,
-    cores: number = os.availableParallelism(),
-    maxBatchTokens = 512
-): { max: number; forBatch(tokens: number): number } {
+export function perBatchThreads(modelBytes: number, cores: number = os.availableParallelism(), maxBatchTokens = 512): { max: number; forBatch(tokens: number): number } {
     const usable = cores <= 2 ? Math.max(1, cores) : cores - 1;
     const max = maxBatchTokens * modelBytes >= SECOND_THREAD_WORK ? usable : 1;
     return { max, forBatch: (tokens) => (tokens * modelBytes >= SECOND_THREAD_WORK ? max : 1) };

@@ -1,18 +1,7 @@
 import type { Backend } from "@quandex/protocol";
 import { QuandexError } from "@quandex/protocol";
 import { toGrammarSchema } from "../constraints/jsonSchemaSubset.js";
-import type {
-    DeviceInfo,
-    EmbeddingResult,
-    Engine,
-    EngineInfo,
-    GenerationEvent,
-    GenerationInput,
-    LoadRequest,
-    ModelRunner,
-    OutputConstraint,
-    RunnerResources
-} from "../Engine.js";
+import type { DeviceInfo, EmbeddingResult, Engine, EngineInfo, GenerationEvent, GenerationInput, LoadRequest, ModelRunner, OutputConstraint, RunnerResources } from "../Engine.js";
 import { StopSequenceMatcher } from "../StopSequenceMatcher.js";
 
 export interface FakeEngineOptions {
@@ -26,6 +15,8 @@ export interface FakeEngineOptions {
     failPaths?: RegExp;
     /** Generations on models whose path matches this throw after two tokens, as a native failure would. */
     crashPaths?: RegExp;
+    /** What each loaded model holds (its `totalBytes`), and what `estimate` says before a load. Defaults to `2_000_000`. */
+    modelBytes?: number | ((path: string) => number);
 }
 
 /**
@@ -57,6 +48,21 @@ export class FakeEngine implements Engine {
         const runner = new FakeRunner(this, request);
         this.runners.add(runner);
         return runner;
+    }
+
+    /** What a load of `request.path` will hold (`modelBytes`). */
+    async estimate(request: Omit<LoadRequest, "signal">): Promise<number> {
+        return this.bytesFor(request.path);
+    }
+
+    /** Models loaded now. */
+    get loaded(): number {
+        return this.runners.size;
+    }
+
+    bytesFor(path: string): number {
+        const bytes = this.options.modelBytes ?? 2_000_000;
+        return typeof bytes === "function" ? bytes(path) : bytes;
     }
 
     async device(): Promise<DeviceInfo> {
@@ -96,7 +102,8 @@ class FakeRunner implements ModelRunner {
     resources(): RunnerResources {
         const backend = this.engine.options.backend ?? "cpu";
         const gpu = backend !== "cpu";
-        return { backend, gpuLayers: gpu ? 5 : 0, acceleratorBytes: gpu ? 2_000_000 : 0, totalBytes: 2_000_000 };
+        const bytes = this.engine.bytesFor(this.request.path);
+        return { backend, gpuLayers: gpu ? 5 : 0, acceleratorBytes: gpu ? bytes : 0, totalBytes: bytes };
     }
 
     async tokenize(text: string): Promise<number[]> {
@@ -113,7 +120,11 @@ class FakeRunner implements ModelRunner {
         const vectors = inputs.map((text, index) => {
             const tokens = text.length + 1;
             if (tokens >= this.contextSize) {
-                throw new QuandexError("context_length_exceeded", {}, { param: "input", message: `Input ${index} has ${tokens} tokens, but this model's embedding context holds at most ${this.contextSize - 1}.` });
+                throw new QuandexError(
+                    "context_length_exceeded",
+                    {},
+                    { param: "input", message: `Input ${index} has ${tokens} tokens, but this model's embedding context holds at most ${this.contextSize - 1}.` }
+                );
             }
             promptTokens += tokens;
             const vector = Array.from({ length: 8 }, (_, i) => 1 + [...text].reduce((sum, c, j) => sum + ((c.charCodeAt(0) * (i + 1) + j) % 7), 0));
@@ -129,7 +140,7 @@ class FakeRunner implements ModelRunner {
         this.engine.generations.push(input);
         if (input.sampling.constraint) {
             yield { type: "text", text: "{}" };
-            yield { type: "done", finishReason: "stop", promptTokens: input.promptTokens.length, completionTokens: 2, batchSize: 1, generationMs: 0 };
+            yield { type: "done", finishReason: "stop", promptTokens: input.promptTokens.length, completionTokens: 2, cachedTokens: 0, batchSize: 1, generationMs: 0 };
             return;
         }
         this.active++;
@@ -161,6 +172,8 @@ class FakeRunner implements ModelRunner {
                 finishReason: finish,
                 promptTokens: input.promptTokens.length,
                 completionTokens: produced,
+                cachedTokens: 0,
+                stopSequence: stops.matched,
                 batchSize: Math.max(1, maxBatch),
                 generationMs: performance.now() - started
             };
@@ -175,16 +188,17 @@ class FakeRunner implements ModelRunner {
     }
 }
 
+/** A timer that an abort ends early; its listener goes when the timer fires, so a long stream leaks none. */
 function sleep(ms: number, signal?: AbortSignal): Promise<void> {
     return new Promise((resolve, reject) => {
-        const timer = setTimeout(resolve, ms);
-        signal?.addEventListener(
-            "abort",
-            () => {
-                clearTimeout(timer);
-                reject(signal.reason);
-            },
-            { once: true }
-        );
+        const onAbort = (): void => {
+            clearTimeout(timer);
+            reject(signal!.reason);
+        };
+        const timer = setTimeout(() => {
+            signal?.removeEventListener("abort", onAbort);
+            resolve();
+        }, ms);
+        signal?.addEventListener("abort", onAbort, { once: true });
     });
 }

@@ -14,11 +14,11 @@ export const sampling = (over: Partial<SamplingOptions> = {}): SamplingOptions =
 });
 
 /** Runs one generation on a runner directly (no scheduler, no HTTP) and collects its text and final event. */
-export async function runGeneration(runner: ModelRunner, prompt: string, s: SamplingOptions, signal = new AbortController().signal) {
+export async function runGeneration(runner: ModelRunner, prompt: string, s: SamplingOptions, signal = new AbortController().signal, cacheKey: string | null = null) {
     const promptTokens = await runner.tokenize(prompt);
     let text = "";
     let done: Extract<GenerationEvent, { type: "done" }> | undefined;
-    for await (const event of runner.generate({ promptTokens, sampling: s }, signal)) {
+    for await (const event of runner.generate({ promptTokens, sampling: s, cacheKey }, signal)) {
         if (event.type === "text") text += event.text;
         else done = event;
     }

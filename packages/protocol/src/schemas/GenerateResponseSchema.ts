@@ -18,15 +18,20 @@ export type Usage = Static<typeof UsageSchema>;
 
 export const MetalStatsSchema = Type.Object(
     {
-        backend: BackendSchema,
-        mps_allocated: Type.String({ description: "Accelerator memory allocated for the model, human readable; \"0B\" on CPU." }),
-        mps_allocated_bytes: Type.Integer(),
+        backend: Type.Union([BackendSchema, Type.Null()], { description: "What ran the model; null for a model an upstream pool serves (it does not say)." }),
+        mps_allocated: Type.Union([Type.String(), Type.Null()], {
+            description: 'Accelerator memory allocated for the model, human readable; "0B" on CPU; null for an upstream model.'
+        }),
+        mps_allocated_bytes: Type.Union([Type.Integer(), Type.Null()], { description: "Null for an upstream model." }),
         batch_size: Type.Integer({ description: "Largest number of sequences decoded together in one batch while this request ran." }),
         processing_time: Type.String({ description: "Measured wall time, human readable." }),
         processing_time_ms: Type.Number(),
         queue_time_ms: Type.Number({ description: "Time spent waiting for a free sequence." }),
         tokens_per_second: Type.Number({ description: "Completion tokens per second of generation time." }),
-        gpu_layers: Type.Integer({ description: "Layers offloaded to the accelerator." })
+        cached_tokens: Type.Integer({
+            description: "Prompt tokens reused from the prompt cache (an earlier request's evaluation), not evaluated again; counted in usage.prompt_tokens."
+        }),
+        gpu_layers: Type.Union([Type.Integer(), Type.Null()], { description: "Layers offloaded to the accelerator; null for an upstream model." })
     },
     {}
 );

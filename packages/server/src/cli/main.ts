@@ -7,17 +7,19 @@ import { register as registerGenerate } from "./commands/generate.js";
 import { register as registerModels } from "./commands/models.js";
 import { register as registerStats } from "./commands/stats.js";
 import { register as registerEngine } from "./commands/engine.js";
+import { register as registerPull } from "./commands/pull.js";
+import { register as registerPs } from "./commands/ps.js";
+import { register as registerRm } from "./commands/rm.js";
 
-const program = new Command("quandex")
-    .description("Quandex: a self-hosted LLM inference server on llama.cpp")
-    .version("0.1.0")
-    .showHelpAfterError()
-    .exitOverride();
+const program = new Command("quandex").description("Quandex: a self-hosted LLM inference server on llama.cpp").version("0.1.0").showHelpAfterError().exitOverride();
 
 registerServe(program);
 registerKeys(program);
 registerGenerate(program);
 registerModels(program);
+registerPull(program);
+registerPs(program);
+registerRm(program);
 registerStats(program);
 registerEngine(program);
 

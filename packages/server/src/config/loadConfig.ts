@@ -2,10 +2,13 @@ import { readFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { Value } from "@sinclair/typebox/value";
-import { bundledLlamaCppSource, defaultLlamaServerVariant, findBuiltLlamaServer, llamaServerInstallDir } from "@quandex/engine";
+import { bundledLlamaCppSource, defaultLlamaServerVariant, defaultSchemaLimits, findBuiltLlamaServer, llamaServerInstallDir } from "@quandex/engine";
 import { parse as parseYaml } from "yaml";
 import { ConfigError } from "./ConfigError.js";
+import { upstreamsFrom } from "./upstreamsFrom.js";
+import { parseKeepAlive } from "@quandex/protocol";
 import { ConfigFileSchema, type ConfigFile } from "./ConfigFileSchema.js";
+import { parseMemoryBudget, type MemoryBudget } from "./MemoryBudget.js";
 import type { ServerConfig } from "./ServerConfig.js";
 
 /** Settings given on the command line; each has an env twin (see {@link envNames}). */
@@ -16,7 +19,11 @@ export interface ConfigFlags {
     dataDir?: string;
     config?: string;
     logLevel?: string;
+    logFormat?: string;
     redisUrl?: string;
+    memoryBudget?: string;
+    hfToken?: string;
+    hfEndpoint?: string;
 }
 
 export const envNames = {
@@ -26,7 +33,12 @@ export const envNames = {
     dataDir: "QUANDEX_DATA_DIR",
     config: "QUANDEX_CONFIG",
     logLevel: "QUANDEX_LOG_LEVEL",
-    redisUrl: "QUANDEX_REDIS_URL"
+    logFormat: "QUANDEX_LOG_FORMAT",
+    redisUrl: "QUANDEX_REDIS_URL",
+    memoryBudget: "QUANDEX_MEMORY_BUDGET",
+    // The names every Hugging Face tool reads (huggingface_hub, llama.cpp, node-llama-cpp).
+    hfToken: "HF_TOKEN",
+    hfEndpoint: "HF_ENDPOINT"
 } as const satisfies Record<keyof ConfigFlags, string>;
 
 export interface LoadConfigInput {
@@ -71,7 +83,14 @@ export function loadConfig(input: LoadConfigInput = {}): ServerConfig {
         if (fileValue !== undefined) return path.resolve(fileDir, fileValue);
         return fallback;
     };
+    const logFormatPick = pick("logFormat");
+    const logFormat = logFormatPick?.value ?? server.log_format ?? "auto";
+    if (logFormat !== "auto" && logFormat !== "pretty" && logFormat !== "json") {
+        throw new ConfigError(logFormatPick?.key ?? "server.log_format", `'${logFormat}' is not one of auto, pretty, json`);
+    }
     const redisPick = pick("redisUrl");
+    const budgetPick = pick("memoryBudget");
+    const hfEndpointPick = pick("hfEndpoint");
 
     const defaults = file.model_defaults ?? {};
     const modelDefaults = {
@@ -87,12 +106,17 @@ export function loadConfig(input: LoadConfigInput = {}): ServerConfig {
         modelsDir: dirFrom("modelsDir", server.models_dir, path.join(home, "models")),
         dataDir: dirFrom("dataDir", server.data_dir, path.join(home, "data")),
         configPath,
+        home,
         logLevel,
         maxQueue: server.max_queue ?? 64,
         requestTimeoutMs: (server.request_timeout ?? 60) * 1000,
-        shutdownGraceMs: (server.shutdown_grace ?? 10) * 1000,
+        shutdownGraceMs: (server.shutdown_grace ?? 30) * 1000,
         keepAliveMs: (server.keep_alive_interval ?? 15) * 1000,
+        streamBufferLimitBytes: server.stream_buffer_limit ?? 1_048_576,
+        idleTimeoutMs: (server.idle_timeout ?? 60) * 1000,
         corsOrigins: server.cors_origins ?? [],
+        tls: tlsFrom(server.tls, fileDir),
+        requestLimits: requestLimitsFrom(server.request_limits),
         trustProxy: server.trust_proxy ?? false,
         defaultScopes: server.keys?.default_scopes ?? ["generate", "read"],
         limits: {
@@ -100,12 +124,21 @@ export function loadConfig(input: LoadConfigInput = {}): ServerConfig {
             defaultBurst: server.limits?.default_burst ?? 20,
             defaultDaily: server.limits?.default_daily === undefined ? 1000 : server.limits.default_daily,
             authFailuresPerMinute: server.limits?.auth_failures_per_minute ?? 30,
-            failOpen: server.limits?.fail_open ?? false
+            redisUnavailable: server.limits?.redis_unavailable ?? "fail_closed"
         },
         redisUrl: redisPick?.value ?? server.redis_url ?? null,
-        engine: engineSettings(file.engine, fileDir, home),
+        memoryBudget: memoryBudgetFrom(budgetPick?.value ?? server.memory_budget ?? "auto", budgetPick?.key ?? "server.memory_budget"),
+        defaultKeepAliveMs: keepAliveFrom(defaults.keep_alive ?? "5m", "model_defaults.keep_alive"),
+        hfToken: pick("hfToken")?.value ?? server.hf_token ?? null,
+        hfEndpoint: urlFrom(hfEndpointPick?.value ?? server.hf_endpoint ?? null, hfEndpointPick?.key ?? "server.hf_endpoint"),
+        promptCache: server.prompt_cache ?? "per_key",
+        metrics: { enabled: server.metrics?.enabled ?? true, auth: server.metrics?.auth ?? "key" },
+        ollamaApi: ollamaApiFrom(server.ollama_api),
+        logPrompts: server.log_prompts ?? false,
+        logFormat,
+        engine: { ...engineSettings(file.engine, fileDir, home), watchdogTimeoutMs: (file.engine?.watchdog_timeout ?? 15) * 1000 },
         modelDefaults,
-        models: (file.models ?? []).map((model) => ({
+        models: (file.models ?? []).map((model, index) => ({
             id: model.id,
             path: path.resolve(fileDir, model.path),
             aliases: model.aliases ?? [],
@@ -115,23 +148,31 @@ export function loadConfig(input: LoadConfigInput = {}): ServerConfig {
                 ...(model.gpu !== undefined && { gpu: model.gpu }),
                 ...(model.threads !== undefined && { threads: model.threads })
             },
-            preload: model.preload ?? false
-        }))
+            preload: model.preload ?? false,
+            ...(model.keep_alive !== undefined && { keepAliveMs: keepAliveFrom(model.keep_alive, `models[${index}].keep_alive`) })
+        })),
+        upstreams: upstreamsFrom(file.upstreams, env)
     };
     return Object.freeze(config);
 }
 
-/** The engine section; llama-server's path defaults to the build `quandex engine build` installed. */
-function engineSettings(engine: ConfigFile["engine"], fileDir: string, home: string): ServerConfig["engine"] {
-    const type = engine?.type ?? "node-llama-cpp";
+/**
+ * The engine section. `auto` (the default) keeps `path` as configured (or `null`): the server
+ * looks for a usable llama-server at boot. For `llama-server`, the path defaults to the build
+ * `quandex engine build` installed.
+ */
+function engineSettings(engine: ConfigFile["engine"], fileDir: string, home: string): Omit<ServerConfig["engine"], "watchdogTimeoutMs"> {
+    const type = engine?.type ?? "auto";
     const gpu = engine?.gpu ?? "auto";
     if (type === "node-llama-cpp") {
         if (engine?.path !== undefined) throw new ConfigError("engine.path", "only the llama-server engine takes a path");
         return { type, gpu, path: null, build: engine?.build ?? "auto" };
     }
+    const configuredPath = engine?.path === undefined ? null : path.resolve(fileDir, engine.path);
+    if (type === "auto") return { type, gpu, path: configuredPath, build: engine?.build ?? "auto" };
     if (engine?.build !== undefined) throw new ConfigError("engine.build", "only the node-llama-cpp engine takes a build; llama-server is always a local build");
     const build = "auto";
-    if (engine?.path !== undefined) return { type, gpu, path: path.resolve(fileDir, engine.path), build };
+    if (configuredPath !== null) return { type, gpu, path: configuredPath, build };
     // When nothing is built yet, the path a build would have, so the startup error names it.
     const built = findBuiltLlamaServer(home)?.serverPath;
     if (built) return { type, gpu, path: built, build };
@@ -142,6 +183,41 @@ function engineSettings(engine: ConfigFile["engine"], fileDir: string, home: str
         // Only the message is affected.
     }
     return { type, gpu, path: path.join(llamaServerInstallDir(home, release, defaultLlamaServerVariant()), "bin", "llama-server"), build };
+}
+
+/** `server.tls`: the certificate and key files (relative to the config file), read and checked to be PEM at boot. */
+function tlsFrom(tls: NonNullable<ConfigFile["server"]>["tls"], fileDir: string): ServerConfig["tls"] {
+    if (!tls) return null;
+    const read = (key: "cert" | "key"): { file: string; text: string } => {
+        const file = path.resolve(fileDir, tls[key]);
+        let text: string;
+        try {
+            text = readFileSync(file, "utf8");
+        } catch (error) {
+            throw new ConfigError(`server.tls.${key}`, `cannot read ${file}: ${(error as Error).message}`);
+        }
+        if (!text.includes("-----BEGIN ")) throw new ConfigError(`server.tls.${key}`, `${file} is not a PEM file`);
+        return { file, text };
+    };
+    const cert = read("cert");
+    const key = read("key");
+    return { certPath: cert.file, keyPath: key.file, cert: cert.text, key: key.text };
+}
+
+/** `server.request_limits`, with the documented defaults. */
+function requestLimitsFrom(limits: NonNullable<ConfigFile["server"]>["request_limits"]): ServerConfig["requestLimits"] {
+    return {
+        bodyBytes: limits?.body_bytes ?? 1_048_576,
+        headerBytes: limits?.header_bytes ?? 16_384,
+        connectionsPerIp: limits?.connections_per_ip ?? 64,
+        schema: {
+            maxDepth: limits?.schema_depth ?? defaultSchemaLimits.maxDepth,
+            maxEnumValues: limits?.schema_enum_values ?? defaultSchemaLimits.maxEnumValues,
+            maxProperties: limits?.schema_properties ?? defaultSchemaLimits.maxProperties,
+            maxBytes: limits?.schema_bytes ?? defaultSchemaLimits.maxBytes
+        },
+        grammarTimeoutMs: (limits?.grammar_timeout ?? 5) * 1000
+    };
 }
 
 function readConfigFile(configPath: string): ConfigFile {
@@ -167,6 +243,34 @@ function readConfigFile(configPath: string): ConfigFile {
     return data as ConfigFile;
 }
 
+function memoryBudgetFrom(value: string | number, key: string): MemoryBudget {
+    try {
+        return parseMemoryBudget(value);
+    } catch (error) {
+        throw new ConfigError(key, (error as Error).message);
+    }
+}
+
+function keepAliveFrom(value: string | number, key: string): number | null {
+    try {
+        return parseKeepAlive(value);
+    } catch (error) {
+        throw new ConfigError(key, (error as Error).message);
+    }
+}
+
+function urlFrom(value: string | null, key: string): string | null {
+    if (value === null) return null;
+    let url: URL;
+    try {
+        url = new URL(value);
+    } catch {
+        throw new ConfigError(key, `'${value}' is not a URL`);
+    }
+    if (url.protocol !== "https:" && url.protocol !== "http:") throw new ConfigError(key, `'${value}' is not an http(s) URL`);
+    return url.href;
+}
+
 /** `/models/0/aliases/1` → `models[0].aliases[1]`. */
 function pointerToKey(pointer: string): string {
     return pointer
@@ -185,4 +289,16 @@ function parsePort(value: string, key: string): number {
 
 function kebab(name: string): string {
     return name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+}
+
+function ollamaApiFrom(section: { enabled?: boolean; auth?: "key" | "none"; anonymous_key?: string } | undefined): ServerConfig["ollamaApi"] {
+    const auth = section?.auth ?? "key";
+    const anonymousKey = section?.anonymous_key ?? null;
+    if (auth === "none" && anonymousKey === null) {
+        throw new ConfigError(
+            "server.ollama_api.anonymous_key",
+            "is required with auth: none: create a key for Ollama clients without one (quandex keys create --name ollama-anonymous) and give its id, so its limits apply to them"
+        );
+    }
+    return { enabled: section?.enabled ?? true, auth, anonymousKey };
 }

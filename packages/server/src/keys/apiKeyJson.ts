@@ -13,6 +13,9 @@ export function apiKeyJson(record: ApiKeyRecord): ApiKey {
         rps: record.limits.rps,
         burst: record.limits.burst,
         daily: record.limits.daily,
-        unlimited: record.limits.unlimited
+        unlimited: record.limits.unlimited,
+        expires_at: record.expiresAt,
+        last_used_at: record.lastUsedAt,
+        previous_key_expires_at: record.previousSecretExpiresAt
     };
 }

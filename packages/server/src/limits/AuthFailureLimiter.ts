@@ -6,10 +6,10 @@ import type { RateDecision } from "./RateDecision.js";
  * then one attempt per `windowMs / maxFailures` (2 s at the defaults).
  *
  * Use it in this order, for every request on an authenticated route:
- * 1. `check(ip)` before verifying the key; if `blocked`, answer 429 `auth_rate_limited` without
- *    verifying. Checking first matters: an address that is answered 429 for wrong keys but still
- *    let in with the right one could keep guessing at full speed.
- * 2. Verify the key; if it is wrong, `recordFailure(ip)` and answer 401.
+ * 1. Verify the key. A valid key is let through without consulting the limiter: it must never be
+ *    refused by it (one address may be a whole team behind a proxy).
+ * 2. Only for a wrong or malformed key: `check(ip)`; if `blocked`, answer 429 `auth_rate_limited`,
+ *    else `recordFailure(ip)` and answer 401.
  * Successful requests touch nothing.
  */
 export interface AuthFailureLimiter {

@@ -2,7 +2,7 @@ import type Database from "better-sqlite3";
 import { QuandexError } from "@quandex/protocol";
 import type { DailyDecision } from "./DailyDecision.js";
 import type { KeyLimits } from "./KeyLimits.js";
-import { limitsUnavailableError } from "./limitErrors.js";
+import { storeUnavailableError } from "../storage/storeUnavailableError.js";
 import type { LimitStore } from "./LimitStore.js";
 import { unlimitedRateDecision, type RateDecision } from "./RateDecision.js";
 import { SqliteUsageLedger, type SqliteUsageLedgerOptions } from "./SqliteUsageLedger.js";
@@ -88,7 +88,7 @@ export abstract class LocalLimitStore implements LimitStore {
         try {
             return Promise.resolve(step());
         } catch (error) {
-            return Promise.reject(limitsUnavailableError("SQLite", error));
+            return Promise.reject(storeUnavailableError("SQLite", error));
         }
     }
 }

@@ -1,9 +1,9 @@
 import { QuandexError } from "@quandex/protocol";
-import { Redis, type RedisOptions } from "ioredis";
+import type { Redis, RedisOptions } from "ioredis";
 import { dailyDecision, type DailyDecision } from "./DailyDecision.js";
-import { failFastRedisOptions } from "./failFastRedisOptions.js";
 import type { KeyLimits } from "./KeyLimits.js";
-import { limitsUnavailableError } from "./limitErrors.js";
+import { connectRedis } from "../storage/connectRedis.js";
+import { storeUnavailableError } from "../storage/storeUnavailableError.js";
 import type { LimitStore } from "./LimitStore.js";
 import { consoleLimitsLogger, type LimitsLogger } from "./LimitsLogger.js";
 import { unlimitedRateDecision, type RateDecision } from "./RateDecision.js";
@@ -85,23 +85,20 @@ export class RedisLimitStore implements LimitStore {
      *   stops the boot; after that, outages are per request.
      */
     static async create(options: RedisLimitStoreOptions = {}): Promise<RedisLimitStore> {
-        const redis = new Redis(options.url ?? "redis://127.0.0.1:6379", {
-            ...failFastRedisOptions(options.commandTimeoutMs ?? 1000),
-            ...options.redisOptions,
-            lazyConnect: true
+        let store: RedisLimitStore | undefined;
+        await connectRedis(options.url ?? "redis://127.0.0.1:6379", {
+            commandTimeoutMs: options.commandTimeoutMs,
+            redisOptions: options.redisOptions,
+            prepare: (redis) => {
+                redis.defineCommand("quandexRate", { numberOfKeys: 1, lua: RATE_SCRIPT });
+                redis.defineCommand("quandexDaily", { numberOfKeys: 1, lua: DAILY_SCRIPT });
+                redis.defineCommand("quandexUsage", { numberOfKeys: 1, lua: USAGE_SCRIPT });
+                redis.defineCommand("quandexRefund", { numberOfKeys: 1, lua: REFUND_SCRIPT });
+                // Listening before the first connect, so the first loss is seen too.
+                store = new RedisLimitStore(redis, options);
+            }
         });
-        redis.defineCommand("quandexRate", { numberOfKeys: 1, lua: RATE_SCRIPT });
-        redis.defineCommand("quandexDaily", { numberOfKeys: 1, lua: DAILY_SCRIPT });
-        redis.defineCommand("quandexUsage", { numberOfKeys: 1, lua: USAGE_SCRIPT });
-        redis.defineCommand("quandexRefund", { numberOfKeys: 1, lua: REFUND_SCRIPT });
-        const store = new RedisLimitStore(redis, options);
-        try {
-            await redis.connect();
-        } catch (error) {
-            redis.disconnect();
-            throw limitsUnavailableError("Redis", error);
-        }
-        return store;
+        return store!;
     }
 
     /** False from the moment Redis is lost until it answers again. */
@@ -253,7 +250,7 @@ export class RedisLimitStore implements LimitStore {
             if (error instanceof QuandexError) throw error;
             this.#markFailing(error);
             if (this.#failOpen && failOpenFallback) return failOpenFallback();
-            throw limitsUnavailableError("Redis", error);
+            throw storeUnavailableError("Redis", error);
         }
     }
 

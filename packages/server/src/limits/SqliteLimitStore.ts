@@ -1,8 +1,18 @@
 import type Database from "better-sqlite3";
+import { migrateSchema } from "../storage/migrateSchema.js";
 import { LocalLimitStore, type LocalLimitStoreOptions } from "./LocalLimitStore.js";
 import type { KeyLimits } from "./KeyLimits.js";
 import type { RateDecision } from "./RateDecision.js";
 import { takeFromBucket, type BucketState } from "./tokenBucket.js";
+
+/** The `limit_buckets` table's migrations (see `storage/migrateSchema.ts`); append, never edit. */
+const bucketSchema = [
+    `CREATE TABLE IF NOT EXISTS limit_buckets (
+                key_id TEXT PRIMARY KEY,
+                tokens REAL NOT NULL,
+                updated_ms INTEGER NOT NULL
+            ) WITHOUT ROWID;`
+];
 
 export type SqliteLimitStoreOptions = LocalLimitStoreOptions;
 
@@ -21,13 +31,7 @@ export class SqliteLimitStore extends LocalLimitStore {
     constructor(options: SqliteLimitStoreOptions) {
         super(options);
         const db: Database.Database = options.db;
-        db.exec(`
-            CREATE TABLE IF NOT EXISTS limit_buckets (
-                key_id TEXT PRIMARY KEY,
-                tokens REAL NOT NULL,
-                updated_ms INTEGER NOT NULL
-            ) WITHOUT ROWID;
-        `);
+        migrateSchema(db, "buckets", bucketSchema);
         const select = db.prepare<[string], { tokens: number; updated_ms: number }>("SELECT tokens, updated_ms FROM limit_buckets WHERE key_id = ?");
         const upsert = db.prepare<[string, number, number]>(
             `INSERT INTO limit_buckets (key_id, tokens, updated_ms) VALUES (?, ?, ?)

@@ -1,9 +1,23 @@
 import type Database from "better-sqlite3";
-import { DataVersionCache, SqliteDataVersion } from "../keys/SqliteDataVersion.js";
+import { migrateSchema } from "../storage/migrateSchema.js";
+import { DataVersionCache, SqliteDataVersion } from "../storage/SqliteDataVersion.js";
 import { dailyDecision, type DailyDecision } from "./DailyDecision.js";
 import type { KeyLimits } from "./KeyLimits.js";
 import type { TokenUsage, UsageRecord } from "./UsageRecord.js";
 import { utcDay } from "./utcDay.js";
+
+/** The `limit_usage` table's migrations (see `storage/migrateSchema.ts`); append, never edit. */
+const usageSchema = [
+    `CREATE TABLE IF NOT EXISTS limit_usage (
+                key_id TEXT NOT NULL,
+                day TEXT NOT NULL,
+                requests INTEGER NOT NULL DEFAULT 0,
+                prompt_tokens INTEGER NOT NULL DEFAULT 0,
+                completion_tokens INTEGER NOT NULL DEFAULT 0,
+                PRIMARY KEY (key_id, day)
+            ) WITHOUT ROWID;
+            CREATE INDEX IF NOT EXISTS limit_usage_by_day ON limit_usage (day, key_id);`
+];
 
 export interface SqliteUsageLedgerOptions {
     /**
@@ -45,17 +59,7 @@ export class SqliteUsageLedger {
 
     constructor(db: Database.Database, options: SqliteUsageLedgerOptions = {}) {
         applyDurabilityPragmas(db, options.synchronous ?? "NORMAL");
-        db.exec(`
-            CREATE TABLE IF NOT EXISTS limit_usage (
-                key_id TEXT NOT NULL,
-                day TEXT NOT NULL,
-                requests INTEGER NOT NULL DEFAULT 0,
-                prompt_tokens INTEGER NOT NULL DEFAULT 0,
-                completion_tokens INTEGER NOT NULL DEFAULT 0,
-                PRIMARY KEY (key_id, day)
-            ) WITHOUT ROWID;
-            CREATE INDEX IF NOT EXISTS limit_usage_by_day ON limit_usage (day, key_id);
-        `);
+        migrateSchema(db, "usage", usageSchema);
         this.#selectRequests = db.prepare("SELECT requests FROM limit_usage WHERE key_id = ? AND day = ?");
         this.#counts = new DataVersionCache(SqliteDataVersion.of(db));
         const increment = db.prepare<[string, string], { requests: number }>(

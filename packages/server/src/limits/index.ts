@@ -1,7 +1,6 @@
 export * from "./AuthFailureLimiter.js";
 export * from "./clientAddressKey.js";
 export * from "./DailyDecision.js";
-export * from "./failFastRedisOptions.js";
 export * from "./KeyLimits.js";
 export * from "./limitErrors.js";
 export * from "./LimitStore.js";

@@ -35,10 +35,7 @@ export function rateLimitHeaders(
         headers["x-ratelimit-remaining-day"] = String(daily.remaining);
         headers["x-ratelimit-reset-day"] = String(daily.resetSeconds);
     }
-    const retryAfter = Math.max(
-        rate && !rate.allowed ? (rate.retryAfterSeconds ?? 0) : 0,
-        daily && !daily.allowed ? (daily.retryAfterSeconds ?? 0) : 0
-    );
+    const retryAfter = Math.max(rate && !rate.allowed ? (rate.retryAfterSeconds ?? 0) : 0, daily && !daily.allowed ? (daily.retryAfterSeconds ?? 0) : 0);
     if (retryAfter > 0) headers["retry-after"] = String(retryAfter);
     if (options.ietfDraft && (hasRate || hasDaily)) {
         const policies: string[] = [];

@@ -1,4 +1,16 @@
 import { Readable } from "node:stream";
+import { setImmediate as nextTurn } from "node:timers/promises";
+
+/**
+ * The cap on what a stream may hold for a slow client. `unsent` counts the bytes already handed to
+ * the response but not yet to the kernel; the stream adds its own buffer. `overflow` gives the last
+ * frame once the sum passes `limitBytes`.
+ */
+export interface StreamBufferCap {
+    readonly limitBytes: number;
+    unsent(): number;
+    overflow(bufferedBytes: number): string | undefined;
+}
 
 /**
  * The body of an event stream: reads `frames` one at a time and pushes each as it comes, with a
@@ -12,6 +24,11 @@ import { Readable } from "node:stream";
  *
  * `onError` turns a failure of `frames` into a last frame (or `undefined` to end quietly).
  * Destroying the stream (the client went away) returns `frames`, as `Readable.from` does.
+ *
+ * With a `cap`, frames are read as fast as they come even when the client reads slower, buffered
+ * up to `cap.limitBytes`: a slow reader must not hold the generation (and its sequence, shared with
+ * other clients' batches) hostage. Past the cap the stream ends with `cap.overflow`'s frame and
+ * returns `frames`, which stops the generation. Without a cap, reading stops under backpressure.
  */
 export class SseReadable extends Readable {
     private pulling = false;
@@ -23,11 +40,13 @@ export class SseReadable extends Readable {
     constructor(
         private readonly frames: AsyncIterator<string>,
         private readonly keepAliveMs: number,
-        private readonly ping: string,
-        private readonly onError: (error: unknown) => string | undefined
+        /** `undefined`: no keep-alive frames (formats without comments, such as NDJSON). */
+        private readonly ping: string | undefined,
+        private readonly onError: (error: unknown) => string | undefined,
+        private readonly cap?: StreamBufferCap
     ) {
         super({ highWaterMark: 16 * 1024 });
-        this.arm(keepAliveMs);
+        if (ping !== undefined) this.arm(keepAliveMs);
     }
 
     override _read(): void {
@@ -62,7 +81,20 @@ export class SseReadable extends Readable {
                     this.push(null);
                     return;
                 }
-                if (!this.push(result.value)) return;
+                if (this.push(result.value)) continue;
+                if (!this.cap) return;
+                const buffered = this.readableLength + this.cap.unsent();
+                if (buffered > this.cap.limitBytes) {
+                    this.finish();
+                    const last = this.cap.overflow(buffered);
+                    if (last !== undefined) this.push(last);
+                    this.push(null);
+                    this.frames.return?.(undefined).catch(() => undefined);
+                    return;
+                }
+                // One turn of the event loop, so the socket can take what it can before the next frame.
+                await nextTurn();
+                if (this.done) return;
             }
         } finally {
             this.pulling = false;
@@ -80,7 +112,7 @@ export class SseReadable extends Readable {
         const waitedMs = performance.now() - this.waitingSince;
         if (waitedMs < this.keepAliveMs) return this.arm(Math.max(1, this.keepAliveMs - waitedMs));
         this.waitingSince = performance.now();
-        this.push(this.ping);
+        this.push(this.ping!);
         this.arm(this.keepAliveMs);
     }
 

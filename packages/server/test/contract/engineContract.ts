@@ -27,7 +27,11 @@ export function engineContract(name: string, make: () => Promise<Harness>, model
             assert.equal(res.status, 200, await res.clone().text());
             return (await res.json()) as GenerateBody;
         };
-        const stats = async () => (await (await fetch(`${url}/v1/stats`, { headers: auth(h.keys.read) })).json()) as { models: Record<string, { active_sequences: number; completion_tokens_total: number; queue_depth: number }>; server: { active_sequences: number } };
+        const stats = async () =>
+            (await (await fetch(`${url}/v1/stats`, { headers: auth(h.keys.read) })).json()) as {
+                models: Record<string, { active_sequences: number; completion_tokens_total: number; queue_depth: number }>;
+                server: { active_sequences: number };
+            };
 
         before(async () => {
             h = await make();
@@ -112,9 +116,7 @@ export function engineContract(name: string, make: () => Promise<Harness>, model
         });
 
         it("queues requests beyond `parallel` and completes them all", async () => {
-            const bodies = await Promise.all(
-                Array.from({ length: 5 }, (_, i) => generate({ model: modelId, prompt: `Story ${i}`, max_tokens: 40, ignore_eos: true, seed: i }))
-            );
+            const bodies = await Promise.all(Array.from({ length: 5 }, (_, i) => generate({ model: modelId, prompt: `Story ${i}`, max_tokens: 40, ignore_eos: true, seed: i })));
             for (const b of bodies) assert.equal(b.usage.completion_tokens, 40);
             assert.ok(Math.max(...bodies.map((b) => b.metal_stats.batch_size)) > 1, "overlapping requests were decoded in one batch");
             assert.equal((await stats()).server.active_sequences, 0);
@@ -124,10 +126,10 @@ export function engineContract(name: string, make: () => Promise<Harness>, model
             const definition = h.service.resolve(modelId);
             const held = [];
             const signal = new AbortController().signal;
-            for (let i = 0; i < definition.options.parallel; i++) held.push(await h.service.scheduler.acquire(definition, signal));
+            for (let i = 0; i < definition.options.parallel; i++) held.push(await h.scheduler.acquire(definition, signal));
             const queued = Array.from({ length: h.maxQueue }, () => post({ model: modelId, prompt: "wait", max_tokens: 2 }));
-            for (let i = 0; i < 200 && h.service.scheduler.queueDepth < h.maxQueue; i++) await sleep(5);
-            assert.equal(h.service.scheduler.queueDepth, h.maxQueue);
+            for (let i = 0; i < 200 && h.scheduler.queueDepth < h.maxQueue; i++) await sleep(5);
+            assert.equal(h.scheduler.queueDepth, h.maxQueue);
             const refused = await post({ model: modelId, prompt: "no room", max_tokens: 2 });
             assert.equal(refused.status, 503);
             assert.equal(refused.headers.get("retry-after"), "1");

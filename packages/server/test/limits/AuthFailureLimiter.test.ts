@@ -7,16 +7,13 @@ import { MemoryAuthFailureLimiter } from "../../src/limits/MemoryAuthFailureLimi
 import { RedisAuthFailureLimiter } from "../../src/limits/RedisAuthFailureLimiter.js";
 import { RedisLimitStore } from "../../src/limits/RedisLimitStore.js";
 import { T0 } from "./limitStoreContract.js";
+import { allowedSkip } from "@quandex/test-support";
 import { RedisServer } from "./redisServer.js";
 
 const quiet = { warn: () => {}, info: () => {} };
 
 /** The shared behaviour, run against both limiters. */
-function authFailureContract(
-    name: string,
-    make: () => Promise<{ limiter: AuthFailureLimiter; close: () => Promise<void> }>,
-    skip: string | false = false
-): void {
+function authFailureContract(name: string, make: () => Promise<{ limiter: AuthFailureLimiter; close: () => Promise<void> }>, skip: string | false = false): void {
     describe(`${name}: brute-force limiting`, { skip }, () => {
         it("lets a handful of deliberate 401s through, blocks after 30 in a minute, then allows one per 2 s", async () => {
             const { limiter, close } = await make();
@@ -77,7 +74,7 @@ describe("MemoryAuthFailureLimiter", () => {
     });
 });
 
-const skip = RedisServer.available() ? false : "redis-server is not installed";
+const skip = RedisServer.available() ? false : allowedSkip("redis-server is not installed (scripts/setup.sh installs it)");
 let redis: RedisServer | undefined;
 before(async () => {
     if (!skip) redis = await RedisServer.start();

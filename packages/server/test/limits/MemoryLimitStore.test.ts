@@ -57,9 +57,7 @@ describe("MemoryLimitStore", () => {
             const reopened = new MemoryLimitStore({ db: second });
             assert.equal(second.pragma("journal_mode", { simple: true }), "wal");
             assert.equal((await reopened.peekDaily("k", DEFAULTS, T0)).used, 7);
-            assert.deepEqual(await reopened.getUsage("k", "2030-06-15"), [
-                { keyId: "k", day: "2030-06-15", requests: 7, promptTokens: 4, completionTokens: 2, totalTokens: 6 }
-            ]);
+            assert.deepEqual(await reopened.getUsage("k", "2030-06-15"), [{ keyId: "k", day: "2030-06-15", requests: 7, promptTokens: 4, completionTokens: 2, totalTokens: 6 }]);
             assert.equal((await reopened.consumeRate("k", DEFAULTS, T0)).remaining, 19);
             await reopened.dispose();
             second.close();
@@ -86,9 +84,7 @@ describe("MemoryLimitStore", () => {
         const store = new MemoryLimitStore({ db, clock: () => T0 });
         await store.admitDaily("k", DEFAULTS);
         await store.recordUsage("k", { promptTokens: 1, completionTokens: 2 });
-        assert.deepEqual(await store.getUsage(null), [
-            { keyId: "k", day: "2030-06-15", requests: 1, promptTokens: 1, completionTokens: 2, totalTokens: 3 }
-        ]);
+        assert.deepEqual(await store.getUsage(null), [{ keyId: "k", day: "2030-06-15", requests: 1, promptTokens: 1, completionTokens: 2, totalTokens: 3 }]);
         await store.dispose();
         db.close();
     });

@@ -7,9 +7,10 @@ import type { LimitsLogger } from "../../src/limits/LimitsLogger.js";
 import { RedisLimitStore, type RedisLimitStoreOptions } from "../../src/limits/RedisLimitStore.js";
 import { utcDay } from "../../src/limits/utcDay.js";
 import { DEFAULTS, limitStoreContract, T0 } from "./limitStoreContract.js";
+import { allowedSkip } from "@quandex/test-support";
 import { RedisServer } from "./redisServer.js";
 
-const skip = RedisServer.available() ? false : "redis-server is not installed";
+const skip = RedisServer.available() ? false : allowedSkip("redis-server is not installed (scripts/setup.sh installs it)");
 let shared: RedisServer | undefined;
 before(async () => {
     if (!skip) shared = await RedisServer.start();
@@ -53,9 +54,7 @@ describe("RedisLimitStore", { skip }, () => {
             const daily = await store.admitDaily("k", DEFAULTS);
             assert.equal(daily.day, utcDay(Date.now()));
             await store.recordUsage("k", { promptTokens: 3, completionTokens: 4 });
-            assert.deepEqual(await store.getUsage("k"), [
-                { keyId: "k", day: daily.day, requests: 1, promptTokens: 3, completionTokens: 4, totalTokens: 7 }
-            ]);
+            assert.deepEqual(await store.getUsage("k"), [{ keyId: "k", day: daily.day, requests: 1, promptTokens: 3, completionTokens: 4, totalTokens: 7 }]);
         } finally {
             await store.dispose();
         }
@@ -66,8 +65,7 @@ describe("RedisLimitStore", { skip }, () => {
         const replicaA = await sharedStore({ keyPrefix });
         const replicaB = await sharedStore({ keyPrefix });
         try {
-            const both = (now?: number) =>
-                Promise.all(Array.from({ length: 60 }, (_, i) => (i % 2 === 0 ? replicaA : replicaB).consumeRate("fixed", DEFAULTS, now)));
+            const both = (now?: number) => Promise.all(Array.from({ length: 60 }, (_, i) => (i % 2 === 0 ? replicaA : replicaB).consumeRate("fixed", DEFAULTS, now)));
             assert.equal((await both(T0)).filter((d) => d.allowed).length, 20);
 
             const started = performance.now();
@@ -139,7 +137,13 @@ describe("RedisLimitStore outages", { skip }, () => {
             assert.equal(strict.healthy, false);
 
             assert.deepEqual(await open.consumeRate("k", DEFAULTS), {
-                allowed: true, limit: null, rps: null, remaining: null, resetSeconds: 0, retryAfterSeconds: null, degraded: true
+                allowed: true,
+                limit: null,
+                rps: null,
+                remaining: null,
+                resetSeconds: 0,
+                retryAfterSeconds: null,
+                degraded: true
             });
             const daily = await open.admitDaily("k", DEFAULTS);
             assert.equal(daily.allowed, true);
@@ -157,7 +161,10 @@ describe("RedisLimitStore outages", { skip }, () => {
             assert.equal((await eventually(() => open.consumeRate("k", DEFAULTS), 3000)).degraded, undefined);
             assert.equal((await strict.admitDaily("k", DEFAULTS)).used, 1);
             assert.equal(strict.healthy, true);
-            assert.deepEqual(strictLog.lines.map((line) => line.split(":")[0]), ["warn", "info"]);
+            assert.deepEqual(
+                strictLog.lines.map((line) => line.split(":")[0]),
+                ["warn", "info"]
+            );
         } finally {
             await strict.dispose();
             await open.dispose();

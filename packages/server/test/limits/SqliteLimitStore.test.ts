@@ -34,8 +34,16 @@ describe("SqliteLimitStore", () => {
             const results = children.map((child) => waitForOutput(child, (out) => /^\d+ \d+$/m.test(out)));
             for (const child of children) child.stdin.write("go\n");
             const counts = (await Promise.all(results)).map((out) => (/^(\d+) (\d+)$/m.exec(out) ?? []).slice(1).map(Number));
-            assert.equal(counts.reduce((sum, [rate = 0]) => sum + rate, 0), 20, `per process: ${JSON.stringify(counts)}`);
-            assert.equal(counts.reduce((sum, [, daily = 0]) => sum + daily, 0), 50, `per process: ${JSON.stringify(counts)}`);
+            assert.equal(
+                counts.reduce((sum, [rate = 0]) => sum + rate, 0),
+                20,
+                `per process: ${JSON.stringify(counts)}`
+            );
+            assert.equal(
+                counts.reduce((sum, [, daily = 0]) => sum + daily, 0),
+                50,
+                `per process: ${JSON.stringify(counts)}`
+            );
         } finally {
             for (const child of children) child.kill("SIGKILL");
             rmSync(dir, { recursive: true, force: true });

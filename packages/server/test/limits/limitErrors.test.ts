@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { dailyQuotaError, isLimitsUnavailable, limitsUnavailableError, rateLimitError } from "../../src/limits/limitErrors.js";
+import { dailyQuotaError, rateLimitError } from "../../src/limits/limitErrors.js";
+import { isStoreUnavailable, storeUnavailableError } from "../../src/storage/storeUnavailableError.js";
 
 describe("limit errors", () => {
     it("a rate refusal becomes 429 rate_limit_exceeded with its real Retry-After", () => {
@@ -19,7 +20,14 @@ describe("limit errors", () => {
 
     it("a quota refusal becomes 429 daily_quota_exceeded, retrying at 00:00 UTC", () => {
         const error = dailyQuotaError({
-            allowed: false, limit: 1000, used: 1000, remaining: 0, resetSeconds: 3600, retryAfterSeconds: 3600, day: "2030-06-15", counted: false
+            allowed: false,
+            limit: 1000,
+            used: 1000,
+            remaining: 0,
+            resetSeconds: 3600,
+            retryAfterSeconds: 3600,
+            day: "2030-06-15",
+            counted: false
         });
         assert.equal(error.message, "Daily quota of 1000 requests exceeded for this API key. It resets at 00:00 UTC, in 3600 s.");
         assert.deepEqual([error.code, error.status, error.retryAfter], ["daily_quota_exceeded", 429, 3600]);
@@ -27,10 +35,10 @@ describe("limit errors", () => {
 
     it("a backend failure becomes 503 limits_unavailable, keeping the driver error as the cause only", () => {
         const cause = new Error("connect ECONNREFUSED 127.0.0.1:6379");
-        const error = limitsUnavailableError("Redis", cause);
+        const error = storeUnavailableError("Redis", cause);
         assert.equal(error.message, "The rate-limit store is unavailable: Redis did not answer. Retry shortly.");
         assert.deepEqual([error.code, error.status, error.retryAfter, error.cause], ["limits_unavailable", 503, 1, cause]);
-        assert.equal(isLimitsUnavailable(error), true);
-        assert.equal(isLimitsUnavailable(cause), false);
+        assert.equal(isStoreUnavailable(error), true);
+        assert.equal(isStoreUnavailable(cause), false);
     });
 });

@@ -34,8 +34,14 @@ export function limitStoreContract(name: string, factory: StoreFactory, options:
             withStore(async (store, key) => {
                 const decisions = await Promise.all(Array.from({ length: 60 }, () => store.consumeRate(key, DEFAULTS, T0)));
                 assert.equal(decisions.filter((d) => d.allowed).length, 20);
-                const remaining = decisions.filter((d) => d.allowed).map((d) => d.remaining).sort((a, b) => (b ?? 0) - (a ?? 0));
-                assert.deepEqual(remaining, Array.from({ length: 20 }, (_, i) => 19 - i));
+                const remaining = decisions
+                    .filter((d) => d.allowed)
+                    .map((d) => d.remaining)
+                    .sort((a, b) => (b ?? 0) - (a ?? 0));
+                assert.deepEqual(
+                    remaining,
+                    Array.from({ length: 20 }, (_, i) => 19 - i)
+                );
                 for (const refused of decisions.filter((d) => !d.allowed)) {
                     assert.deepEqual(refused, { allowed: false, limit: 20, rps: 10, remaining: 0, resetSeconds: 2, retryAfterSeconds: 1 });
                 }
@@ -96,7 +102,12 @@ export function limitStoreContract(name: string, factory: StoreFactory, options:
                 const unlimited = { ...DEFAULTS, unlimited: true };
                 for (let i = 0; i < 50; i++) {
                     assert.deepEqual(await store.consumeRate(key, unlimited, T0), {
-                        allowed: true, limit: null, rps: null, remaining: null, resetSeconds: 0, retryAfterSeconds: null
+                        allowed: true,
+                        limit: null,
+                        rps: null,
+                        remaining: null,
+                        resetSeconds: 0,
+                        retryAfterSeconds: null
                     });
                 }
             })
@@ -122,20 +133,41 @@ export function limitStoreContract(name: string, factory: StoreFactory, options:
             withStore(async (store, key) => {
                 const first = await store.admitDaily(key, quota3, T0);
                 assert.deepEqual(first, {
-                    allowed: true, limit: 3, used: 1, remaining: 2, resetSeconds: 12 * 3600, retryAfterSeconds: null, day: "2030-06-15", counted: true
+                    allowed: true,
+                    limit: 3,
+                    used: 1,
+                    remaining: 2,
+                    resetSeconds: 12 * 3600,
+                    retryAfterSeconds: null,
+                    day: "2030-06-15",
+                    counted: true
                 });
                 await store.admitDaily(key, quota3, T0);
                 assert.equal((await store.admitDaily(key, quota3, T0)).remaining, 0);
                 const refused = await store.admitDaily(key, quota3, T0 + 1000);
                 assert.deepEqual(refused, {
-                    allowed: false, limit: 3, used: 3, remaining: 0, resetSeconds: 12 * 3600 - 1, retryAfterSeconds: 12 * 3600 - 1, day: "2030-06-15", counted: false
+                    allowed: false,
+                    limit: 3,
+                    used: 3,
+                    remaining: 0,
+                    resetSeconds: 12 * 3600 - 1,
+                    retryAfterSeconds: 12 * 3600 - 1,
+                    day: "2030-06-15",
+                    counted: false
                 });
                 const lastRefusal = await store.admitDaily(key, quota3, lastMs);
                 assert.equal(lastRefusal.allowed, false);
                 assert.equal(lastRefusal.retryAfterSeconds, 1);
                 const nextDay = await store.admitDaily(key, quota3, midnight);
                 assert.deepEqual(nextDay, {
-                    allowed: true, limit: 3, used: 1, remaining: 2, resetSeconds: 86_400, retryAfterSeconds: null, day: "2030-06-16", counted: true
+                    allowed: true,
+                    limit: 3,
+                    used: 1,
+                    remaining: 2,
+                    resetSeconds: 86_400,
+                    retryAfterSeconds: null,
+                    day: "2030-06-16",
+                    counted: true
                 });
             })
         );
@@ -177,13 +209,26 @@ export function limitStoreContract(name: string, factory: StoreFactory, options:
         it(
             "counts keys without a quota (and unlimited keys) but never refuses them",
             withStore(async (store, key) => {
-                for (const limits of [{ ...DEFAULTS, daily: null }, { ...quota3, unlimited: true }]) {
+                for (const limits of [
+                    { ...DEFAULTS, daily: null },
+                    { ...quota3, unlimited: true }
+                ]) {
                     for (let i = 0; i < 5; i++) assert.equal((await store.admitDaily(key, limits, T0)).allowed, true);
                 }
                 const last = await store.admitDaily(key, { ...DEFAULTS, daily: null }, T0);
-                assert.deepEqual({ ...last, resetSeconds: 0 }, {
-                    allowed: true, limit: null, used: 11, remaining: null, resetSeconds: 0, retryAfterSeconds: null, day: "2030-06-15", counted: true
-                });
+                assert.deepEqual(
+                    { ...last, resetSeconds: 0 },
+                    {
+                        allowed: true,
+                        limit: null,
+                        used: 11,
+                        remaining: null,
+                        resetSeconds: 0,
+                        retryAfterSeconds: null,
+                        day: "2030-06-15",
+                        counted: true
+                    }
+                );
             })
         );
 
@@ -213,9 +258,7 @@ export function limitStoreContract(name: string, factory: StoreFactory, options:
                 const theirs = { keyId: other, day: "2030-06-15", requests: 1, promptTokens: 0, completionTokens: 0, totalTokens: 0 };
                 assert.deepEqual(await store.getUsage(key, "2030-06-15"), [mine]);
                 assert.deepEqual(await store.getUsage(null, "2030-06-15"), [mine, theirs]);
-                assert.deepEqual(await store.getUsage(key, "2030-06-16"), [
-                    { keyId: key, day: "2030-06-16", requests: 0, promptTokens: 1, completionTokens: 1, totalTokens: 2 }
-                ]);
+                assert.deepEqual(await store.getUsage(key, "2030-06-16"), [{ keyId: key, day: "2030-06-16", requests: 0, promptTokens: 1, completionTokens: 1, totalTokens: 2 }]);
                 assert.deepEqual(await store.getUsage(key, "2030-06-14"), []);
             })
         );

@@ -7,7 +7,14 @@ import { rateLimitHeaders } from "../../src/limits/rateLimitHeaders.js";
 const admitted: RateDecision = { allowed: true, limit: 20, rps: 10, remaining: 14, resetSeconds: 1, retryAfterSeconds: null };
 const refused: RateDecision = { allowed: false, limit: 20, rps: 10, remaining: 0, resetSeconds: 2, retryAfterSeconds: 1 };
 const day: DailyDecision = {
-    allowed: true, limit: 1000, used: 10, remaining: 990, resetSeconds: 43_200, retryAfterSeconds: null, day: "2030-06-15", counted: true
+    allowed: true,
+    limit: 1000,
+    used: 10,
+    remaining: 990,
+    resetSeconds: 43_200,
+    retryAfterSeconds: null,
+    day: "2030-06-15",
+    counted: true
 };
 
 describe("rateLimitHeaders", () => {

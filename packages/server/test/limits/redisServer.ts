@@ -15,25 +15,28 @@ import { join } from "node:path";
 export class RedisServer {
     readonly port: number;
     readonly dir: string;
+    /** Append-only file on (fsync per write): what was written survives a kill and a restart. */
+    readonly persist: boolean;
     #child: ChildProcess | null = null;
     readonly #killOnExit = (): void => {
         this.#child?.kill("SIGKILL");
     };
 
-    private constructor(port: number, dir: string) {
+    private constructor(port: number, dir: string, persist: boolean) {
         this.port = port;
         this.dir = dir;
+        this.persist = persist;
         process.once("exit", this.#killOnExit);
     }
 
-    /** Whether `redis-server` is installed, so suites can skip instead of fail where it is not. */
+    /** Whether `redis-server` is installed; where it is not, suites skip through `allowedSkip` (a failure under CI). */
     static available(): boolean {
         return spawnSync("redis-server", ["--version"], { stdio: "ignore" }).status === 0;
     }
 
     /** Starts a server on a free loopback port (or `port`) and waits until it accepts connections. */
-    static async start(options: { port?: number } = {}): Promise<RedisServer> {
-        const server = new RedisServer(options.port ?? (await freePort()), mkdtempSync(join(tmpdir(), "quandex-redis-")));
+    static async start(options: { port?: number; persist?: boolean } = {}): Promise<RedisServer> {
+        const server = new RedisServer(options.port ?? (await freePort()), mkdtempSync(join(tmpdir(), "quandex-redis-")), options.persist ?? false);
         await server.restart();
         return server;
     }
@@ -46,12 +49,27 @@ export class RedisServer {
         return this.#child !== null;
     }
 
-    /** (Re)starts the server on the same port, empty. */
+    /** (Re)starts the server on the same port: empty, or with what it held when `persist` is set. */
     async restart(): Promise<void> {
         if (this.#child) throw new Error("redis-server is already running");
         const child = spawn(
             "redis-server",
-            ["--port", String(this.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", this.dir, "--protected-mode", "no"],
+            [
+                "--port",
+                String(this.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                this.persist ? "yes" : "no",
+                "--appendfsync",
+                "always",
+                "--dir",
+                this.dir,
+                "--protected-mode",
+                "no"
+            ],
             { stdio: ["ignore", "pipe", "pipe"] }
         );
         this.#child = child;

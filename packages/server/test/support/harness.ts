@@ -2,12 +2,14 @@ import { mkdtempSync, symlinkSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import type { FastifyInstance } from "fastify";
-import { InferenceService, ModelRegistry, Scheduler, type ConfiguredModel, type Engine, type ModelLoadOptions } from "@quandex/engine";
+import { parseServerSentEvents } from "@quandex/protocol/sse";
+import { InferenceService, ModelPuller, ModelRegistry, Scheduler, type ConfiguredModel, type Engine, type ModelLoadOptions } from "@quandex/engine";
 import { buildApp } from "../../src/http/buildApp.js";
+import type { ServerConfig } from "../../src/config/ServerConfig.js";
 import { Lifecycle } from "../../src/http/Lifecycle.js";
-import { openDatabase } from "../../src/keys/openDatabase.js";
+import { openDatabase } from "../../src/storage/openDatabase.js";
 import { SqliteKeyStore } from "../../src/keys/SqliteKeyStore.js";
-import { LimitsGate } from "../../src/http/LimitsGate.js";
+import { LimitsGate } from "../../src/http/access/LimitsGate.js";
 import { MemoryAuthFailureLimiter } from "../../src/limits/MemoryAuthFailureLimiter.js";
 import { MemoryLimitStore } from "../../src/limits/MemoryLimitStore.js";
 
@@ -15,6 +17,8 @@ export interface Harness {
     app: FastifyInstance;
     engine: Engine;
     service: InferenceService;
+    /** The service's scheduler, for tests that hold sequences or read the queue directly. */
+    scheduler: Scheduler;
     lifecycle: Lifecycle;
     /** Unlimited keys, so tests measure behaviour, not 429s; `limited` has the default limits. */
     keys: { admin: string; generate: string; read: string; limited: string };
@@ -40,11 +44,22 @@ export interface HarnessOptions {
     queueTimeoutMs?: number;
     keepAliveMs?: number;
     corsOrigins?: string[];
+    /** `server.request_limits` and `server.tls` as `loadConfig` resolves them. */
+    requestLimits?: ServerConfig["requestLimits"];
+    tls?: ServerConfig["tls"];
     sysRoot?: string;
+    /** The web console's built files; defaults to the installed `@quandex/console` build. */
+    consoleDir?: string;
     /** Clock for the limit stores (ms since the epoch). */
     clock?: () => number;
     daily?: number | null;
     authFailuresPerMinute?: number;
+    /** A Hugging Face-layout server to pull from; without it the harness has no puller. */
+    hfEndpoint?: string;
+    /** The memory budget of loaded models, in bytes. Defaults to none. */
+    memoryBudgetBytes?: number;
+    /** The default keep-alive of idle models, in ms (`null` forever). Defaults to forever, so tests see what they loaded. */
+    defaultKeepAliveMs?: number | null;
 }
 
 /** Builds the real app (real SQLite keys, real scheduler) around the given engine. */
@@ -71,8 +86,15 @@ export async function createHarness(options: HarnessOptions): Promise<Harness> {
         configured: options.configured ?? [],
         defaults: { contextSize: 256, parallel: 2, gpu: "auto", threads: 1, ...options.defaults }
     });
-    const scheduler = new Scheduler({ engine: options.engine, maxQueue: options.maxQueue ?? 64, queueTimeoutMs: options.queueTimeoutMs ?? 30_000 });
-    const service = new InferenceService(registry, scheduler);
+    const scheduler = new Scheduler({
+        engine: options.engine,
+        maxQueue: options.maxQueue ?? 64,
+        queueTimeoutMs: options.queueTimeoutMs ?? 30_000,
+        ...(options.memoryBudgetBytes !== undefined && { memoryBudgetBytes: options.memoryBudgetBytes }),
+        defaultKeepAliveMs: options.defaultKeepAliveMs === undefined ? null : options.defaultKeepAliveMs
+    });
+    const puller = options.hfEndpoint === undefined ? undefined : new ModelPuller({ modelsDir, hfEndpoint: options.hfEndpoint, onPlaced: () => registry.refresh() });
+    const service = new InferenceService(registry, scheduler, undefined, puller);
     const lifecycle = new Lifecycle();
     lifecycle.ready = true;
     const app = await buildApp({
@@ -80,6 +102,8 @@ export async function createHarness(options: HarnessOptions): Promise<Harness> {
             maxQueue: options.maxQueue ?? 64,
             keepAliveMs: options.keepAliveMs ?? 15_000,
             corsOrigins: options.corsOrigins ?? [],
+            ...(options.requestLimits && { requestLimits: options.requestLimits }),
+            ...(options.tls && { tls: options.tls }),
             trustProxy: false,
             defaultScopes: ["generate", "read"]
         },
@@ -90,12 +114,14 @@ export async function createHarness(options: HarnessOptions): Promise<Harness> {
         limits,
         authFailures,
         usage: limitStore,
-        sysRoot: options.sysRoot ?? path.join(root, "no-sys")
+        sysRoot: options.sysRoot ?? path.join(root, "no-sys"),
+        ...(options.consoleDir !== undefined && { consoleDir: options.consoleDir })
     });
     const harness: Harness = {
         app,
         engine: options.engine,
         service,
+        scheduler,
         lifecycle,
         keys,
         store,
@@ -111,6 +137,7 @@ export async function createHarness(options: HarnessOptions): Promise<Harness> {
         },
         async close() {
             await app.close();
+            await puller?.close();
             await scheduler.dispose();
             registry.dispose();
             await authFailures.dispose();
@@ -123,7 +150,11 @@ export async function createHarness(options: HarnessOptions): Promise<Harness> {
 
 export const auth = (key: string): Record<string, string> => ({ authorization: `Bearer ${key}` });
 
-/** Reads an SSE body into its events: `{event, data}` with data parsed as JSON where it is JSON. */
+/**
+ * Reads an SSE body into its events, through the project's one decoder: `{event, data}` with data
+ * parsed as JSON where it is JSON, and each comment (`: ping`) as `{event: "comment", comment: true}`
+ * in its place, for the tests about keep-alives.
+ */
 export function parseSse(body: string): Array<{ event: string; data: unknown; comment?: boolean }> {
     const events: Array<{ event: string; data: unknown; comment?: boolean }> = [];
     for (const block of body.split("\n\n")) {
@@ -132,20 +163,15 @@ export function parseSse(body: string): Array<{ event: string; data: unknown; co
             events.push({ event: "comment", data: block.slice(1).trim(), comment: true });
             continue;
         }
-        let event = "message";
-        const data: string[] = [];
-        for (const line of block.split("\n")) {
-            if (line.startsWith("event: ")) event = line.slice(7);
-            else if (line.startsWith("data: ")) data.push(line.slice(6));
+        for (const { event, data } of parseServerSentEvents(`${block}\n\n`)) {
+            let parsed: unknown = data;
+            try {
+                parsed = JSON.parse(data);
+            } catch {
+                // [DONE] and other plain data stay strings.
+            }
+            events.push({ event, data: parsed });
         }
-        const raw = data.join("\n");
-        let parsed: unknown = raw;
-        try {
-            parsed = JSON.parse(raw);
-        } catch {
-            // [DONE] and other plain data stay strings.
-        }
-        events.push({ event, data: parsed });
     }
     return events;
 }

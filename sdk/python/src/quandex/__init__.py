@@ -1,10 +1,10 @@
 """Python SDK for Quandex, the self-hosted LLM inference server (JAN API).
 
-    from quandex import QuandexClient
+from quandex import QuandexClient
 
-    async with QuandexClient(api_key="qdx_...") as client:
-        response = await client.generate(model="llama-3.2", prompt="Hello")
-        print(response.text)
+async with QuandexClient(api_key="qdx_...") as client:
+    response = await client.generate(model="llama-3.2", prompt="Hello")
+    print(response.text)
 """
 
 from ._base_client import TimeoutTypes
@@ -45,43 +45,41 @@ from .types import (
 )
 
 __all__ = [
-    "__version__",
-    "QuandexClient",
-    "Quandex",
-    "AsyncStream",
-    "Stream",
-    "TimeoutTypes",
     "DEFAULT_BASE_URL",
     "DEFAULT_MAX_RETRIES",
     "DEFAULT_STREAM_READ_TIMEOUT",
     "DEFAULT_TIMEOUT",
-    # errors
-    "QuandexError",
-    "APIError",
-    "BadRequestError",
-    "AuthenticationError",
-    "PermissionDeniedError",
-    "NotFoundError",
-    "RateLimitError",
-    "InternalServerError",
-    "ServiceUnavailableError",
-    "ModelLoadingError",
     "APIConnectionError",
+    "APIError",
     "APITimeoutError",
-    # types
-    "GenerateResponse",
+    "AsyncStream",
+    "AuthenticationError",
+    "BadRequestError",
     "Choice",
-    "GenerateChunk",
     "ChunkChoice",
-    "Usage",
+    "EngineInfo",
+    "GenerateChunk",
+    "GenerateResponse",
+    "InternalServerError",
+    "MetalDevice",
     "MetalStats",
     "ModelEntry",
     "ModelList",
-    "OpenAIModel",
-    "StatsResponse",
-    "MetalDevice",
-    "EngineInfo",
-    "ServerInfo",
+    "ModelLoadingError",
     "ModelStats",
     "ModelStatsDict",
+    "NotFoundError",
+    "OpenAIModel",
+    "PermissionDeniedError",
+    "Quandex",
+    "QuandexClient",
+    "QuandexError",
+    "RateLimitError",
+    "ServerInfo",
+    "ServiceUnavailableError",
+    "StatsResponse",
+    "Stream",
+    "TimeoutTypes",
+    "Usage",
+    "__version__",
 ]

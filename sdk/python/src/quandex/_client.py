@@ -1,47 +1,37 @@
-"""``QuandexClient`` (async) and ``Quandex``, its synchronous twin with the same methods."""
+"""``QuandexClient`` (async) and ``Quandex``, its synchronous twin with the same methods.
+
+Why the two are this thin: every method's logic (requests, retries, decoding, error mapping, the
+model-stats join, the wait-for-ready polling) is written once in ``BaseClient`` as a flow, a
+generator that yields the I/O it needs (``_flow.py``). Each class here only runs those flows, with
+``httpx.AsyncClient`` or ``httpx.Client``, and spells out its public signatures.
+
+The alternative, generating the sync file from the async one with unasync, writes nothing twice
+by hand, but it checks in a generated copy of the whole client, which needs a build step, renaming
+rules and a drift test, and doubles the code to read and type-check. With flows, what exists twice
+is each public signature with a one-line body (test_sync_client.py keeps the signatures the same)
+and the short loop that performs a flow's steps.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import time
-from typing import Any, AsyncGenerator, Awaitable, Callable, Dict, Generator, List, Mapping, Optional, Type, Union
+from collections.abc import Awaitable, Mapping
+from typing import Any, Callable
 
 import httpx
 
-from ._base_client import (
-    BaseClient,
-    RequestSpec,
-    TimeoutTypes,
-    connection_error,
-    decode_json,
-    error_from_response,
-    generate_body,
-)
-from ._constants import DEFAULT_MAX_RETRIES, DEFAULT_STREAM_READ_TIMEOUT
-from ._exceptions import APITimeoutError, QuandexError
-from ._retry import retry_delay, should_retry_error, should_retry_transport_error
-from ._streaming import AsyncStream, ChunkDecoder, Stream
+from ._base_client import BaseClient, TimeoutTypes
+from ._constants import DEFAULT_MAX_RETRIES, DEFAULT_POLL_INTERVAL, DEFAULT_READY_TIMEOUT, DEFAULT_STREAM_READ_TIMEOUT
+from ._flow import Flow, T, arun_flow, run_flow
+from ._streaming import AsyncStream, Stream, aread_chunks, read_chunks
 from .types import GenerateChunk, GenerateResponse, ModelEntry, ModelList, ModelStatsDict, StatsResponse
 
-__all__ = ["QuandexClient", "Quandex"]
-
-_DEFAULT_READY_TIMEOUT = 300.0
-_DEFAULT_POLL_INTERVAL = 0.5
+__all__ = ["Quandex", "QuandexClient"]
 
 
 async def _async_sleep(seconds: float) -> None:
     await asyncio.sleep(seconds)
-
-
-def _join_model_stats(entry: ModelEntry, stats: Any) -> ModelStatsDict:
-    """The model's entry plus its stats, which the server keys by canonical id (never by alias)."""
-    joined: Dict[str, Any] = dict(entry.to_dict())
-    models = stats.get("models") if isinstance(stats, dict) else None
-    model_stats = models.get(entry.id) if isinstance(models, dict) else None
-    if isinstance(model_stats, dict):
-        for key, value in model_stats.items():
-            joined.setdefault(key, value)  # on a clash the model entry wins
-    return joined  # type: ignore[return-value]
 
 
 class QuandexClient(BaseClient):
@@ -52,17 +42,19 @@ class QuandexClient(BaseClient):
     closes it.
     """
 
+    _http: httpx.AsyncClient
+
     def __init__(
         self,
         *,
-        api_key: Optional[str] = None,
-        base_url: Optional[str] = None,
-        timeout: Optional[TimeoutTypes] = None,
+        api_key: str | None = None,
+        base_url: str | None = None,
+        timeout: TimeoutTypes | None = None,
         max_retries: int = DEFAULT_MAX_RETRIES,
-        stream_read_timeout: Optional[float] = DEFAULT_STREAM_READ_TIMEOUT,
-        http_client: Optional[httpx.AsyncClient] = None,
-        default_headers: Optional[Mapping[str, str]] = None,
-        _sleep: Optional[Callable[[float], Awaitable[Any]]] = None,
+        stream_read_timeout: float | None = DEFAULT_STREAM_READ_TIMEOUT,
+        http_client: httpx.AsyncClient | None = None,
+        default_headers: Mapping[str, str] | None = None,
+        _sleep: Callable[[float], Awaitable[Any]] | None = None,
     ) -> None:
         """
         :param api_key: Sent as ``Authorization: Bearer``. Defaults to ``$QUANDEX_API_KEY``.
@@ -92,7 +84,10 @@ class QuandexClient(BaseClient):
         self._http = http_client if http_client is not None else httpx.AsyncClient()
         self._sleep: Callable[[float], Awaitable[Any]] = _sleep if _sleep is not None else _async_sleep
 
-    # -- lifecycle --------------------------------------------------------------------------
+    async def _run(self, flow: Flow[T]) -> T:
+        return await arun_flow(flow, self._http, self._sleep)
+
+    # -- lifecycle ------------------------------------------------------------------------------
 
     async def close(self) -> None:
         """Closes the connection pool (unless ``http_client`` was passed in)."""
@@ -102,54 +97,53 @@ class QuandexClient(BaseClient):
     async def __aenter__(self) -> QuandexClient:
         return self
 
-    async def __aexit__(self, exc_type: Optional[Type[BaseException]], exc: Optional[BaseException], tb: Any) -> None:
+    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: Any) -> None:
         await self.close()
 
-    # -- generation -------------------------------------------------------------------------
+    # -- generation -----------------------------------------------------------------------------
 
     async def generate(
         self,
         *,
         model: str,
         prompt: str,
-        temperature: Optional[float] = None,
-        max_tokens: Optional[int] = None,
-        metal_optimize: Optional[bool] = None,
-        top_p: Optional[float] = None,
-        top_k: Optional[int] = None,
-        stop: Union[str, List[str], None] = None,
-        seed: Optional[int] = None,
-        repeat_penalty: Optional[float] = None,
-        ignore_eos: Optional[bool] = None,
-        max_retries: Optional[int] = None,
-        timeout: Optional[TimeoutTypes] = None,
+        temperature: float | None = None,
+        max_tokens: int | None = None,
+        metal_optimize: bool | None = None,
+        top_p: float | None = None,
+        top_k: int | None = None,
+        stop: str | list[str] | None = None,
+        seed: int | None = None,
+        repeat_penalty: float | None = None,
+        ignore_eos: bool | None = None,
+        max_retries: int | None = None,
+        timeout: TimeoutTypes | None = None,
     ) -> GenerateResponse:
         """Generates text (``POST /v1/generate``). Parameters left as None use the server default."""
-        body = generate_body(
-            model=model, prompt=prompt, stream=False, temperature=temperature, max_tokens=max_tokens,
+        spec = self._generate_spec(
+            stream=False, model=model, prompt=prompt, temperature=temperature, max_tokens=max_tokens,
             metal_optimize=metal_optimize, top_p=top_p, top_k=top_k, stop=stop, seed=seed,
-            repeat_penalty=repeat_penalty, ignore_eos=ignore_eos,
+            repeat_penalty=repeat_penalty, ignore_eos=ignore_eos, max_retries=max_retries, timeout=timeout,
         )  # fmt: skip
-        spec = self._spec("POST", "/generate", body, max_retries=max_retries, timeout=timeout)
-        return GenerateResponse.from_json(await self._request_json(spec))
+        return await self._run(self._generate(spec))
 
     def stream_generate(
         self,
         *,
         model: str,
         prompt: str,
-        temperature: Optional[float] = None,
-        max_tokens: Optional[int] = None,
-        metal_optimize: Optional[bool] = None,
-        top_p: Optional[float] = None,
-        top_k: Optional[int] = None,
-        stop: Union[str, List[str], None] = None,
-        seed: Optional[int] = None,
-        repeat_penalty: Optional[float] = None,
-        ignore_eos: Optional[bool] = None,
-        max_retries: Optional[int] = None,
-        timeout: Optional[TimeoutTypes] = None,
-        stream_read_timeout: Optional[float] = None,
+        temperature: float | None = None,
+        max_tokens: int | None = None,
+        metal_optimize: bool | None = None,
+        top_p: float | None = None,
+        top_k: int | None = None,
+        stop: str | list[str] | None = None,
+        seed: int | None = None,
+        repeat_penalty: float | None = None,
+        ignore_eos: bool | None = None,
+        max_retries: int | None = None,
+        timeout: TimeoutTypes | None = None,
+        stream_read_timeout: float | None = None,
     ) -> AsyncStream[GenerateChunk]:
         """Streams a generation: ``async for chunk in client.stream_generate(...)``.
 
@@ -159,78 +153,84 @@ class QuandexClient(BaseClient):
         early closes the connection, which stops the generation; ``async with`` or
         ``await stream.aclose()`` does so immediately rather than on the next loop turn.
         """
-        body = generate_body(
-            model=model, prompt=prompt, stream=True, temperature=temperature, max_tokens=max_tokens,
+        spec = self._generate_spec(
+            stream=True, model=model, prompt=prompt, temperature=temperature, max_tokens=max_tokens,
             metal_optimize=metal_optimize, top_p=top_p, top_k=top_k, stop=stop, seed=seed,
-            repeat_penalty=repeat_penalty, ignore_eos=ignore_eos,
+            repeat_penalty=repeat_penalty, ignore_eos=ignore_eos, max_retries=max_retries, timeout=timeout,
+            stream_read_timeout=stream_read_timeout,
         )  # fmt: skip
-        spec = self._spec(
-            "POST", "/generate", body, max_retries=max_retries, timeout=timeout,
-            stream=True, stream_read_timeout=stream_read_timeout,
-        )  # fmt: skip
-        return AsyncStream(self._stream_chunks(spec))
+        # A callable, not a coroutine made now: one never iterated would warn "never awaited".
+        return AsyncStream(aread_chunks(lambda: self._run(self._send(spec))))
 
-    async def _stream_chunks(self, spec: RequestSpec) -> AsyncGenerator[GenerateChunk, None]:
-        response = await self._send(spec)
-        try:
-            decoder = ChunkDecoder(response.headers)
-            try:
-                async for data in response.aiter_bytes():
-                    for chunk in decoder.feed(data):
-                        yield chunk
-                    if decoder.done:
-                        return
-            except httpx.TransportError as exc:
-                # Headers already came, so this is never retried: the generation has started.
-                raise connection_error(exc, response.request) from exc
-            decoder.end()
-        finally:
-            # Runs on normal end, on error and when the consumer closes us: the connection goes
-            # away, and with it the server's generation.
-            await response.aclose()
+    # -- models and stats -----------------------------------------------------------------------
 
-    # -- models and stats -------------------------------------------------------------------
-
-    async def list_models(self, *, max_retries: Optional[int] = None, timeout: Optional[TimeoutTypes] = None) -> ModelList:
+    async def list_models(self, *, max_retries: int | None = None, timeout: TimeoutTypes | None = None) -> ModelList:
         """``GET /v1/models``."""
-        return ModelList.from_json(await self._request_json(self._spec("GET", "/models", max_retries=max_retries, timeout=timeout)))
+        return await self._run(self._list_models(max_retries, timeout))
 
-    async def get_model(self, model: str, *, max_retries: Optional[int] = None, timeout: Optional[TimeoutTypes] = None) -> ModelEntry:
+    async def get_model(self, model: str, *, max_retries: int | None = None, timeout: TimeoutTypes | None = None) -> ModelEntry:
         """``GET /v1/models/{model}``; ``model`` may be an alias."""
-        spec = self._spec("GET", self._model_path(model), max_retries=max_retries, timeout=timeout)
-        return ModelEntry.from_json(await self._request_json(spec))
+        return await self._run(self._get_model(model, max_retries, timeout))
 
-    async def load_model(self, model: str, *, max_retries: Optional[int] = None, timeout: Optional[TimeoutTypes] = None) -> ModelEntry:
+    async def load_model(self, model: str, *, max_retries: int | None = None, timeout: TimeoutTypes | None = None) -> ModelEntry:
         """Starts loading a model (``POST /v1/models/{model}/load``, scope ``generate``).
         Returns at once with status ``loading`` or ``ready``; see ``wait_until_ready``."""
-        spec = self._spec("POST", self._model_path(model, "/load"), max_retries=max_retries, timeout=timeout)
-        return ModelEntry.from_json(await self._request_json(spec))
+        return await self._run(self._load_model(model, max_retries, timeout))
 
-    async def unload_model(self, model: str, *, max_retries: Optional[int] = None, timeout: Optional[TimeoutTypes] = None) -> ModelEntry:
+    async def unload_model(self, model: str, *, max_retries: int | None = None, timeout: TimeoutTypes | None = None) -> ModelEntry:
         """Unloads a model (``POST /v1/models/{model}/unload``, scope ``admin``)."""
-        spec = self._spec("POST", self._model_path(model, "/unload"), max_retries=max_retries, timeout=timeout)
-        return ModelEntry.from_json(await self._request_json(spec))
+        return await self._run(self._unload_model(model, max_retries, timeout))
 
-    async def get_stats(self, *, max_retries: Optional[int] = None, timeout: Optional[TimeoutTypes] = None) -> StatsResponse:
+    async def get_stats(self, *, max_retries: int | None = None, timeout: TimeoutTypes | None = None) -> StatsResponse:
         """``GET /v1/stats``: device, engine, server and per-model traffic."""
-        return StatsResponse.from_json(await self._request_json(self._spec("GET", "/stats", max_retries=max_retries, timeout=timeout)))
+        return await self._run(self._get_stats(max_retries, timeout))
 
-    async def get_model_stats(
-        self, model: str, *, max_retries: Optional[int] = None, timeout: Optional[TimeoutTypes] = None
-    ) -> ModelStatsDict:
+    async def get_model_stats(self, model: str, *, max_retries: int | None = None, timeout: TimeoutTypes | None = None) -> ModelStatsDict:
         """One model's ``/v1/models`` entry (``memory_usage``, ``status``, ...) joined with its
         ``/v1/stats`` entry (``requests_per_second``, ``average_latency``, ...). Aliases work."""
-        # The server resolves the alias; its answer carries the canonical id the stats use.
-        entry = await self.get_model(model, max_retries=max_retries, timeout=timeout)
-        stats = await self._request_json(self._spec("GET", "/stats", max_retries=max_retries, timeout=timeout))
-        return _join_model_stats(entry, stats)
+        return await self._run(self._get_model_stats(model, max_retries, timeout))
 
-    async def get_usage(self, *, max_retries: Optional[int] = None, timeout: Optional[TimeoutTypes] = None) -> Dict[str, Any]:
+    async def get_usage(self, *, max_retries: int | None = None, timeout: TimeoutTypes | None = None) -> dict[str, Any]:
         """``GET /v1/usage``: this key's limits and consumption, as the server sends them."""
-        return await self._request_json(self._spec("GET", "/usage", max_retries=max_retries, timeout=timeout))  # type: ignore[no-any-return]
+        return await self._run(self._get_usage(max_retries, timeout))
+
+    # -- admin: keys (scope ``admin``) ---------------------------------------------------------
+
+    async def list_keys(self, *, max_retries: int | None = None, timeout: TimeoutTypes | None = None) -> list[dict[str, Any]]:
+        """``GET /v1/admin/keys``: every key, never a secret."""
+        return await self._run(self._list_keys(max_retries, timeout))
+
+    async def create_key(
+        self,
+        name: str,
+        *,
+        scopes: list[str] | None = None,
+        expires_at: str | None = None,
+        max_retries: int | None = None,
+        timeout: TimeoutTypes | None = None,
+    ) -> dict[str, Any]:
+        """``POST /v1/admin/keys``. The answer's ``key`` is the secret, shown this once.
+        ``expires_at`` (ISO 8601) makes the key stop working by itself. Not retried unless asked."""
+        body: dict[str, Any] = {
+            "name": name,
+            **({"scopes": scopes} if scopes is not None else {}),
+            **({"expires_at": expires_at} if expires_at is not None else {}),
+        }
+        return await self._run(self._create_key(body, max_retries, timeout))
+
+    async def rotate_key(
+        self, key_id: str, *, grace_seconds: int | None = None, max_retries: int | None = None, timeout: TimeoutTypes | None = None
+    ) -> dict[str, Any]:
+        """``POST /v1/admin/keys/{id}/rotate``: a new secret (the answer's ``key``); the old one keeps
+        working for ``grace_seconds`` (the server's default: 3600; 0 ends it at once). Not retried unless asked."""
+        return await self._run(self._rotate_key(key_id, grace_seconds, max_retries, timeout))
+
+    async def revoke_key(self, key_id: str, *, max_retries: int | None = None, timeout: TimeoutTypes | None = None) -> dict[str, Any]:
+        """``DELETE /v1/admin/keys/{id}``: the key stops working at once."""
+        return await self._run(self._revoke_key(key_id, max_retries, timeout))
 
     async def wait_until_ready(
-        self, model: str, timeout: float = _DEFAULT_READY_TIMEOUT, *, poll_interval: float = _DEFAULT_POLL_INTERVAL
+        self, model: str, timeout: float = DEFAULT_READY_TIMEOUT, *, poll_interval: float = DEFAULT_POLL_INTERVAL
     ) -> ModelEntry:
         """Loads ``model`` if it is ``unloaded`` (or in ``error``, to try again) and polls until it
         is ``ready``.
@@ -238,61 +238,7 @@ class QuandexClient(BaseClient):
         :raises QuandexError: the load failed (status ``error``); the message has the reason.
         :raises APITimeoutError: not ready within ``timeout`` seconds.
         """
-        deadline = time.monotonic() + timeout
-        entry = await self.get_model(model)
-        if entry.status in ("unloaded", "error"):
-            entry = await self.load_model(model)
-        while entry.status != "ready":
-            if entry.status == "error":
-                raise QuandexError(f"Model '{model}' failed to load: {entry.error or 'no reason given'}")
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise APITimeoutError(f"Model '{model}' was not ready after {timeout:g} s (status '{entry.status}').")
-            await self._sleep(min(poll_interval, remaining))
-            entry = await self.get_model(model)
-            if entry.status == "unloaded":  # evicted or unloaded by someone else meanwhile
-                entry = await self.load_model(model)
-        return entry
-
-    # -- transport --------------------------------------------------------------------------
-
-    async def _request_json(self, spec: RequestSpec) -> Any:
-        response = await self._send(spec)
-        return decode_json(response)
-
-    async def _send(self, spec: RequestSpec) -> httpx.Response:
-        """Sends ``spec`` with retries and returns the 2xx response (still open if streaming)."""
-        retries_done = 0
-        while True:
-            request = self._http.build_request(
-                spec.method, self._url(spec.path), json=spec.body, headers=self._headers(), timeout=spec.timeout
-            )
-            try:
-                response = await self._http.send(request, stream=spec.stream)
-            except httpx.TransportError as exc:
-                if retries_done < spec.max_retries and should_retry_transport_error(exc):
-                    delay = retry_delay(retries_done)
-                    self._log_retry(spec, delay, exc)
-                    await self._sleep(delay)
-                    retries_done += 1
-                    continue
-                raise connection_error(exc, request) from exc
-            if response.is_success:
-                return response
-            try:
-                await response.aread()
-            except httpx.TransportError as exc:
-                raise connection_error(exc, request) from exc
-            finally:
-                await response.aclose()
-            error = error_from_response(response)
-            if retries_done < spec.max_retries and should_retry_error(error):
-                delay = retry_delay(retries_done, error.headers)
-                self._log_retry(spec, delay, error)
-                await self._sleep(delay)
-                retries_done += 1
-                continue
-            raise error
+        return await self._run(self._wait_until_ready(model, timeout, poll_interval))
 
 
 class Quandex(BaseClient):
@@ -302,17 +248,19 @@ class Quandex(BaseClient):
     ``client.close()``. A caller-supplied ``http_client`` is left open.
     """
 
+    _http: httpx.Client
+
     def __init__(
         self,
         *,
-        api_key: Optional[str] = None,
-        base_url: Optional[str] = None,
-        timeout: Optional[TimeoutTypes] = None,
+        api_key: str | None = None,
+        base_url: str | None = None,
+        timeout: TimeoutTypes | None = None,
         max_retries: int = DEFAULT_MAX_RETRIES,
-        stream_read_timeout: Optional[float] = DEFAULT_STREAM_READ_TIMEOUT,
-        http_client: Optional[httpx.Client] = None,
-        default_headers: Optional[Mapping[str, str]] = None,
-        _sleep: Optional[Callable[[float], Any]] = None,
+        stream_read_timeout: float | None = DEFAULT_STREAM_READ_TIMEOUT,
+        http_client: httpx.Client | None = None,
+        default_headers: Mapping[str, str] | None = None,
+        _sleep: Callable[[float], Any] | None = None,
     ) -> None:
         """Parameters as for ``QuandexClient``; ``http_client`` is an ``httpx.Client``."""
         if http_client is not None and not isinstance(http_client, httpx.Client):
@@ -329,6 +277,9 @@ class Quandex(BaseClient):
         self._http = http_client if http_client is not None else httpx.Client()
         self._sleep: Callable[[float], Any] = _sleep if _sleep is not None else time.sleep
 
+    def _run(self, flow: Flow[T]) -> T:
+        return run_flow(flow, self._http, self._sleep)
+
     def close(self) -> None:
         """Closes the connection pool (unless ``http_client`` was passed in)."""
         if self._owns_http:
@@ -337,7 +288,7 @@ class Quandex(BaseClient):
     def __enter__(self) -> Quandex:
         return self
 
-    def __exit__(self, exc_type: Optional[Type[BaseException]], exc: Optional[BaseException], tb: Any) -> None:
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: Any) -> None:
         self.close()
 
     def generate(
@@ -345,161 +296,119 @@ class Quandex(BaseClient):
         *,
         model: str,
         prompt: str,
-        temperature: Optional[float] = None,
-        max_tokens: Optional[int] = None,
-        metal_optimize: Optional[bool] = None,
-        top_p: Optional[float] = None,
-        top_k: Optional[int] = None,
-        stop: Union[str, List[str], None] = None,
-        seed: Optional[int] = None,
-        repeat_penalty: Optional[float] = None,
-        ignore_eos: Optional[bool] = None,
-        max_retries: Optional[int] = None,
-        timeout: Optional[TimeoutTypes] = None,
+        temperature: float | None = None,
+        max_tokens: int | None = None,
+        metal_optimize: bool | None = None,
+        top_p: float | None = None,
+        top_k: int | None = None,
+        stop: str | list[str] | None = None,
+        seed: int | None = None,
+        repeat_penalty: float | None = None,
+        ignore_eos: bool | None = None,
+        max_retries: int | None = None,
+        timeout: TimeoutTypes | None = None,
     ) -> GenerateResponse:
         """Generates text (``POST /v1/generate``). Parameters left as None use the server default."""
-        body = generate_body(
-            model=model, prompt=prompt, stream=False, temperature=temperature, max_tokens=max_tokens,
+        spec = self._generate_spec(
+            stream=False, model=model, prompt=prompt, temperature=temperature, max_tokens=max_tokens,
             metal_optimize=metal_optimize, top_p=top_p, top_k=top_k, stop=stop, seed=seed,
-            repeat_penalty=repeat_penalty, ignore_eos=ignore_eos,
+            repeat_penalty=repeat_penalty, ignore_eos=ignore_eos, max_retries=max_retries, timeout=timeout,
         )  # fmt: skip
-        spec = self._spec("POST", "/generate", body, max_retries=max_retries, timeout=timeout)
-        return GenerateResponse.from_json(self._request_json(spec))
+        return self._run(self._generate(spec))
 
     def stream_generate(
         self,
         *,
         model: str,
         prompt: str,
-        temperature: Optional[float] = None,
-        max_tokens: Optional[int] = None,
-        metal_optimize: Optional[bool] = None,
-        top_p: Optional[float] = None,
-        top_k: Optional[int] = None,
-        stop: Union[str, List[str], None] = None,
-        seed: Optional[int] = None,
-        repeat_penalty: Optional[float] = None,
-        ignore_eos: Optional[bool] = None,
-        max_retries: Optional[int] = None,
-        timeout: Optional[TimeoutTypes] = None,
-        stream_read_timeout: Optional[float] = None,
+        temperature: float | None = None,
+        max_tokens: int | None = None,
+        metal_optimize: bool | None = None,
+        top_p: float | None = None,
+        top_k: int | None = None,
+        stop: str | list[str] | None = None,
+        seed: int | None = None,
+        repeat_penalty: float | None = None,
+        ignore_eos: bool | None = None,
+        max_retries: int | None = None,
+        timeout: TimeoutTypes | None = None,
+        stream_read_timeout: float | None = None,
     ) -> Stream[GenerateChunk]:
         """Streams a generation: ``for chunk in client.stream_generate(...)``. The request goes out
         on the first iteration; leaving the loop closes the connection and stops the generation."""
-        body = generate_body(
-            model=model, prompt=prompt, stream=True, temperature=temperature, max_tokens=max_tokens,
+        spec = self._generate_spec(
+            stream=True, model=model, prompt=prompt, temperature=temperature, max_tokens=max_tokens,
             metal_optimize=metal_optimize, top_p=top_p, top_k=top_k, stop=stop, seed=seed,
-            repeat_penalty=repeat_penalty, ignore_eos=ignore_eos,
+            repeat_penalty=repeat_penalty, ignore_eos=ignore_eos, max_retries=max_retries, timeout=timeout,
+            stream_read_timeout=stream_read_timeout,
         )  # fmt: skip
-        spec = self._spec(
-            "POST", "/generate", body, max_retries=max_retries, timeout=timeout,
-            stream=True, stream_read_timeout=stream_read_timeout,
-        )  # fmt: skip
-        return Stream(self._stream_chunks(spec))
+        return Stream(read_chunks(lambda: self._run(self._send(spec))))
 
-    def _stream_chunks(self, spec: RequestSpec) -> Generator[GenerateChunk, None, None]:
-        response = self._send(spec)
-        try:
-            decoder = ChunkDecoder(response.headers)
-            try:
-                for data in response.iter_bytes():
-                    yield from decoder.feed(data)
-                    if decoder.done:
-                        return
-            except httpx.TransportError as exc:
-                raise connection_error(exc, response.request) from exc
-            decoder.end()
-        finally:
-            response.close()
-
-    def list_models(self, *, max_retries: Optional[int] = None, timeout: Optional[TimeoutTypes] = None) -> ModelList:
+    def list_models(self, *, max_retries: int | None = None, timeout: TimeoutTypes | None = None) -> ModelList:
         """``GET /v1/models``."""
-        return ModelList.from_json(self._request_json(self._spec("GET", "/models", max_retries=max_retries, timeout=timeout)))
+        return self._run(self._list_models(max_retries, timeout))
 
-    def get_model(self, model: str, *, max_retries: Optional[int] = None, timeout: Optional[TimeoutTypes] = None) -> ModelEntry:
+    def get_model(self, model: str, *, max_retries: int | None = None, timeout: TimeoutTypes | None = None) -> ModelEntry:
         """``GET /v1/models/{model}``; ``model`` may be an alias."""
-        spec = self._spec("GET", self._model_path(model), max_retries=max_retries, timeout=timeout)
-        return ModelEntry.from_json(self._request_json(spec))
+        return self._run(self._get_model(model, max_retries, timeout))
 
-    def load_model(self, model: str, *, max_retries: Optional[int] = None, timeout: Optional[TimeoutTypes] = None) -> ModelEntry:
+    def load_model(self, model: str, *, max_retries: int | None = None, timeout: TimeoutTypes | None = None) -> ModelEntry:
         """Starts loading a model (``POST /v1/models/{model}/load``, scope ``generate``)."""
-        spec = self._spec("POST", self._model_path(model, "/load"), max_retries=max_retries, timeout=timeout)
-        return ModelEntry.from_json(self._request_json(spec))
+        return self._run(self._load_model(model, max_retries, timeout))
 
-    def unload_model(self, model: str, *, max_retries: Optional[int] = None, timeout: Optional[TimeoutTypes] = None) -> ModelEntry:
+    def unload_model(self, model: str, *, max_retries: int | None = None, timeout: TimeoutTypes | None = None) -> ModelEntry:
         """Unloads a model (``POST /v1/models/{model}/unload``, scope ``admin``)."""
-        spec = self._spec("POST", self._model_path(model, "/unload"), max_retries=max_retries, timeout=timeout)
-        return ModelEntry.from_json(self._request_json(spec))
+        return self._run(self._unload_model(model, max_retries, timeout))
 
-    def get_stats(self, *, max_retries: Optional[int] = None, timeout: Optional[TimeoutTypes] = None) -> StatsResponse:
+    def get_stats(self, *, max_retries: int | None = None, timeout: TimeoutTypes | None = None) -> StatsResponse:
         """``GET /v1/stats``: device, engine, server and per-model traffic."""
-        return StatsResponse.from_json(self._request_json(self._spec("GET", "/stats", max_retries=max_retries, timeout=timeout)))
+        return self._run(self._get_stats(max_retries, timeout))
 
-    def get_model_stats(
-        self, model: str, *, max_retries: Optional[int] = None, timeout: Optional[TimeoutTypes] = None
-    ) -> ModelStatsDict:
+    def get_model_stats(self, model: str, *, max_retries: int | None = None, timeout: TimeoutTypes | None = None) -> ModelStatsDict:
         """One model's ``/v1/models`` entry joined with its ``/v1/stats`` entry. Aliases work."""
-        entry = self.get_model(model, max_retries=max_retries, timeout=timeout)
-        stats = self._request_json(self._spec("GET", "/stats", max_retries=max_retries, timeout=timeout))
-        return _join_model_stats(entry, stats)
+        return self._run(self._get_model_stats(model, max_retries, timeout))
 
-    def get_usage(self, *, max_retries: Optional[int] = None, timeout: Optional[TimeoutTypes] = None) -> Dict[str, Any]:
+    def get_usage(self, *, max_retries: int | None = None, timeout: TimeoutTypes | None = None) -> dict[str, Any]:
         """``GET /v1/usage``: this key's limits and consumption, as the server sends them."""
-        return self._request_json(self._spec("GET", "/usage", max_retries=max_retries, timeout=timeout))  # type: ignore[no-any-return]
+        return self._run(self._get_usage(max_retries, timeout))
+
+    # -- admin: keys (scope ``admin``) ---------------------------------------------------------
+
+    def list_keys(self, *, max_retries: int | None = None, timeout: TimeoutTypes | None = None) -> list[dict[str, Any]]:
+        """``GET /v1/admin/keys``: every key, never a secret."""
+        return self._run(self._list_keys(max_retries, timeout))
+
+    def create_key(
+        self,
+        name: str,
+        *,
+        scopes: list[str] | None = None,
+        expires_at: str | None = None,
+        max_retries: int | None = None,
+        timeout: TimeoutTypes | None = None,
+    ) -> dict[str, Any]:
+        """``POST /v1/admin/keys``. The answer's ``key`` is the secret, shown this once.
+        ``expires_at`` (ISO 8601) makes the key stop working by itself. Not retried unless asked."""
+        body: dict[str, Any] = {
+            "name": name,
+            **({"scopes": scopes} if scopes is not None else {}),
+            **({"expires_at": expires_at} if expires_at is not None else {}),
+        }
+        return self._run(self._create_key(body, max_retries, timeout))
+
+    def rotate_key(
+        self, key_id: str, *, grace_seconds: int | None = None, max_retries: int | None = None, timeout: TimeoutTypes | None = None
+    ) -> dict[str, Any]:
+        """``POST /v1/admin/keys/{id}/rotate``: a new secret (the answer's ``key``); the old one keeps
+        working for ``grace_seconds`` (the server's default: 3600; 0 ends it at once). Not retried unless asked."""
+        return self._run(self._rotate_key(key_id, grace_seconds, max_retries, timeout))
+
+    def revoke_key(self, key_id: str, *, max_retries: int | None = None, timeout: TimeoutTypes | None = None) -> dict[str, Any]:
+        """``DELETE /v1/admin/keys/{id}``: the key stops working at once."""
+        return self._run(self._revoke_key(key_id, max_retries, timeout))
 
     def wait_until_ready(
-        self, model: str, timeout: float = _DEFAULT_READY_TIMEOUT, *, poll_interval: float = _DEFAULT_POLL_INTERVAL
+        self, model: str, timeout: float = DEFAULT_READY_TIMEOUT, *, poll_interval: float = DEFAULT_POLL_INTERVAL
     ) -> ModelEntry:
         """Loads ``model`` if needed and polls until it is ``ready``; see ``QuandexClient.wait_until_ready``."""
-        deadline = time.monotonic() + timeout
-        entry = self.get_model(model)
-        if entry.status in ("unloaded", "error"):
-            entry = self.load_model(model)
-        while entry.status != "ready":
-            if entry.status == "error":
-                raise QuandexError(f"Model '{model}' failed to load: {entry.error or 'no reason given'}")
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise APITimeoutError(f"Model '{model}' was not ready after {timeout:g} s (status '{entry.status}').")
-            self._sleep(min(poll_interval, remaining))
-            entry = self.get_model(model)
-            if entry.status == "unloaded":
-                entry = self.load_model(model)
-        return entry
-
-    def _request_json(self, spec: RequestSpec) -> Any:
-        return decode_json(self._send(spec))
-
-    def _send(self, spec: RequestSpec) -> httpx.Response:
-        """Sends ``spec`` with retries and returns the 2xx response (still open if streaming)."""
-        retries_done = 0
-        while True:
-            request = self._http.build_request(
-                spec.method, self._url(spec.path), json=spec.body, headers=self._headers(), timeout=spec.timeout
-            )
-            try:
-                response = self._http.send(request, stream=spec.stream)
-            except httpx.TransportError as exc:
-                if retries_done < spec.max_retries and should_retry_transport_error(exc):
-                    delay = retry_delay(retries_done)
-                    self._log_retry(spec, delay, exc)
-                    self._sleep(delay)
-                    retries_done += 1
-                    continue
-                raise connection_error(exc, request) from exc
-            if response.is_success:
-                return response
-            try:
-                response.read()
-            except httpx.TransportError as exc:
-                raise connection_error(exc, request) from exc
-            finally:
-                response.close()
-            error = error_from_response(response)
-            if retries_done < spec.max_retries and should_retry_error(error):
-                delay = retry_delay(retries_done, error.headers)
-                self._log_retry(spec, delay, error)
-                self._sleep(delay)
-                retries_done += 1
-                continue
-            raise error
+        return self._run(self._wait_until_ready(model, timeout, poll_interval))

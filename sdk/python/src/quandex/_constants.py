@@ -26,3 +26,7 @@ MAX_RETRY_AFTER = 60.0
 
 REQUEST_ID_HEADER = "x-request-id"
 SHOULD_RETRY_HEADER = "x-should-retry"
+
+# wait_until_ready(): how long to wait in all, and between two looks at the model's status.
+DEFAULT_READY_TIMEOUT = 300.0
+DEFAULT_POLL_INTERVAL = 0.5

@@ -2,7 +2,7 @@
 
 QuandexError
 ├── APIError                      the server answered with an error body
-│   ├── BadRequestError           400, 413, 415 and any other 4xx not listed below
+│   ├── BadRequestError           400, 409, 413, 415 and any other 4xx not listed below
 │   ├── AuthenticationError       401
 │   ├── PermissionDeniedError     403
 │   ├── NotFoundError             404
@@ -16,26 +16,28 @@ QuandexError
 
 from __future__ import annotations
 
-from typing import Any, Dict, Mapping, Optional, Type
+import json
+from collections.abc import Mapping
+from typing import Any
 
 import httpx
 
 from ._constants import REQUEST_ID_HEADER
 
 __all__ = [
-    "QuandexError",
-    "APIError",
-    "BadRequestError",
-    "AuthenticationError",
-    "PermissionDeniedError",
-    "NotFoundError",
-    "RateLimitError",
-    "InternalServerError",
-    "ServiceUnavailableError",
-    "ModelLoadingError",
-    "APIConnectionError",
-    "APITimeoutError",
     "ERROR_CODE_STATUS",
+    "APIConnectionError",
+    "APIError",
+    "APITimeoutError",
+    "AuthenticationError",
+    "BadRequestError",
+    "InternalServerError",
+    "ModelLoadingError",
+    "NotFoundError",
+    "PermissionDeniedError",
+    "QuandexError",
+    "RateLimitError",
+    "ServiceUnavailableError",
 ]
 
 
@@ -48,14 +50,14 @@ class APIError(QuandexError):
 
     status: int
     """HTTP status, or for an error event inside a stream the status its code maps to."""
-    code: Optional[str]
+    code: str | None
     """Machine-readable code from the error catalogue, e.g. ``model_not_found``."""
-    type: Optional[str]
+    type: str | None
     """OpenAI-style error type, e.g. ``not_found_error``."""
     message: str
-    param: Optional[str]
+    param: str | None
     """The request field at fault, when there is one."""
-    request_id: Optional[str]
+    request_id: str | None
     """The ``x-request-id`` header; quote it when reporting a problem."""
     body: Any
     """The decoded JSON body, or the raw text when the body was not JSON."""
@@ -66,11 +68,11 @@ class APIError(QuandexError):
         message: str,
         *,
         status: int,
-        code: Optional[str] = None,
-        type: Optional[str] = None,
-        param: Optional[str] = None,
+        code: str | None = None,
+        type: str | None = None,
+        param: str | None = None,
         body: Any = None,
-        headers: Optional[Mapping[str, str]] = None,
+        headers: Mapping[str, str] | None = None,
     ) -> None:
         super().__init__(message)
         self.message = message
@@ -123,9 +125,9 @@ class ModelLoadingError(ServiceUnavailableError):
 class APIConnectionError(QuandexError):
     """No usable answer: the connection failed, dropped, or the stream ended early."""
 
-    request: Optional[httpx.Request]
+    request: httpx.Request | None
 
-    def __init__(self, message: str = "Connection error.", *, request: Optional[httpx.Request] = None) -> None:
+    def __init__(self, message: str = "Connection error.", *, request: httpx.Request | None = None) -> None:
         super().__init__(message)
         self.message = message
         self.request = request
@@ -134,47 +136,61 @@ class APIConnectionError(QuandexError):
 class APITimeoutError(APIConnectionError):
     """A timeout: connecting, sending, waiting for the answer, or waiting for the next stream chunk."""
 
-    def __init__(self, message: str = "Request timed out.", *, request: Optional[httpx.Request] = None) -> None:
+    def __init__(self, message: str = "Request timed out.", *, request: httpx.Request | None = None) -> None:
         super().__init__(message, request=request)
 
 
 # Mirrors packages/protocol/src/errorCatalogue.ts (a test keeps them in sync). Only needed for
 # error events inside a stream: those travel on a 200 response, so the code alone says the status.
-ERROR_CODE_STATUS: Dict[str, int] = {
+ERROR_CODE_STATUS: dict[str, int] = {
     "invalid_json": 400,
     "invalid_parameter": 400,
+    "schema_too_complex": 400,
+    "malformed_request": 400,
     "context_length_exceeded": 400,
     "invalid_api_key": 401,
     "insufficient_scope": 403,
     "model_not_found": 404,
     "route_not_found": 404,
     "key_not_found": 404,
+    "pull_not_found": 404,
     "method_not_allowed": 405,
+    "client_too_slow": 408,
+    "model_exists": 409,
+    "model_busy": 409,
     "payload_too_large": 413,
+    "uri_too_long": 414,
     "unsupported_media_type": 415,
     "rate_limit_exceeded": 429,
     "daily_quota_exceeded": 429,
     "auth_rate_limited": 429,
+    "too_many_connections": 429,
+    "headers_too_large": 431,
     "internal_error": 500,
+    "download_failed": 502,
     "model_loading": 503,
     "model_unavailable": 503,
     "server_busy": 503,
     "server_shutdown": 503,
     "limits_unavailable": 503,
+    "console_not_built": 503,
+    "insufficient_storage": 507,
 }
 
 # Fallback for a code this SDK version does not know yet.
-_TYPE_STATUS: Dict[str, int] = {
+_TYPE_STATUS: dict[str, int] = {
     "invalid_request_error": 400,
     "authentication_error": 401,
     "permission_error": 403,
     "not_found_error": 404,
+    "conflict_error": 409,
     "rate_limit_error": 429,
     "server_error": 500,
+    "upstream_error": 502,
     "service_unavailable": 503,
 }
 
-_STATUS_CLASS: Dict[int, Type[APIError]] = {
+_STATUS_CLASS: dict[int, type[APIError]] = {
     401: AuthenticationError,
     403: PermissionDeniedError,
     404: NotFoundError,
@@ -183,7 +199,7 @@ _STATUS_CLASS: Dict[int, Type[APIError]] = {
 }
 
 
-def error_class_for(status: int, code: Optional[str]) -> Type[APIError]:
+def error_class_for(status: int, code: str | None) -> type[APIError]:
     """The exception class for an HTTP status and catalogue code."""
     if status == 503 and code == "model_loading":
         return ModelLoadingError
@@ -196,7 +212,7 @@ def error_class_for(status: int, code: Optional[str]) -> Type[APIError]:
     return APIError
 
 
-def make_api_error(status: int, body: Any, headers: Optional[Mapping[str, str]] = None) -> APIError:
+def make_api_error(status: int, body: Any, headers: Mapping[str, str] | None = None) -> APIError:
     """Builds the typed error for an error response. ``body`` is decoded JSON or raw text."""
     error = body.get("error") if isinstance(body, dict) else None
     if not isinstance(error, dict):
@@ -216,7 +232,7 @@ def make_api_error(status: int, body: Any, headers: Optional[Mapping[str, str]] 
     )
 
 
-def make_stream_error(body: Any, headers: Optional[Mapping[str, str]] = None) -> APIError:
+def make_stream_error(body: Any, headers: Mapping[str, str] | None = None) -> APIError:
     """Builds the typed error for an ``event: error`` frame, which arrives on a 200 response."""
     error = body.get("error") if isinstance(body, dict) else None
     error = error if isinstance(error, dict) else {}
@@ -226,7 +242,23 @@ def make_stream_error(body: Any, headers: Optional[Mapping[str, str]] = None) ->
     return make_api_error(status, body if error else {"error": {"message": str(body)}}, headers)
 
 
-def _str_or_none(value: Any) -> Optional[str]:
+def make_response_error(response: httpx.Response) -> APIError:
+    """The typed error for a non-2xx answer whose body has been read."""
+    try:
+        body: Any = json.loads(response.content) if response.content else None
+    except ValueError:
+        body = response.text
+    return make_api_error(response.status_code, body, response.headers)
+
+
+def make_connection_error(exc: httpx.TransportError, request: httpx.Request | None) -> APIConnectionError:
+    """The SDK's error for a failure with no answer: a timeout, or a refused, reset or cut connection."""
+    if isinstance(exc, httpx.TimeoutException):
+        return APITimeoutError(f"Request timed out ({type(exc).__name__}).", request=request)
+    return APIConnectionError(f"Connection error: {str(exc) or type(exc).__name__}", request=request)
+
+
+def _str_or_none(value: Any) -> str | None:
     return value if isinstance(value, str) else None
 
 

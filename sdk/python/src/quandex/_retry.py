@@ -1,7 +1,7 @@
 """The retry policy: which failures are retried and how long to wait before the next attempt.
 
-Both clients run the same loop around this module; only their ``sleep`` differs. A stream is
-retried only until its response headers arrive, never after.
+The one retry loop, ``BaseClient._send``, asks this module; both clients run that loop. A stream
+is retried only until its response headers arrive, never after.
 """
 
 from __future__ import annotations
@@ -9,14 +9,15 @@ from __future__ import annotations
 import email.utils
 import random as _random
 import time
-from typing import Callable, Mapping, Optional
+from collections.abc import Mapping
+from typing import Callable
 
 import httpx
 
 from ._constants import INITIAL_RETRY_DELAY, MAX_RETRY_AFTER, MAX_RETRY_DELAY, RETRY_JITTER, SHOULD_RETRY_HEADER
 from ._exceptions import APIError
 
-__all__ = ["should_retry_error", "should_retry_transport_error", "retry_delay", "parse_retry_after"]
+__all__ = ["parse_retry_after", "retry_delay", "should_retry_error", "should_retry_transport_error"]
 
 
 def should_retry_error(error: APIError) -> bool:
@@ -45,7 +46,7 @@ def should_retry_transport_error(exc: httpx.TransportError) -> bool:
 
 def retry_delay(
     retries_done: int,
-    headers: Optional[Mapping[str, str]] = None,
+    headers: Mapping[str, str] | None = None,
     *,
     random: Callable[[], float] = _random.random,
 ) -> float:
@@ -62,7 +63,7 @@ def retry_delay(
     return backoff * (1.0 - RETRY_JITTER * random())
 
 
-def parse_retry_after(value: Optional[str]) -> Optional[float]:
+def parse_retry_after(value: str | None) -> float | None:
     """``Retry-After`` as seconds: the integer form Quandex sends, or an HTTP date. None if invalid."""
     if value is None:
         return None

@@ -9,9 +9,8 @@ from __future__ import annotations
 import codecs
 import re
 from dataclasses import dataclass
-from typing import List, Optional
 
-__all__ = ["ServerSentEvent", "SSEDecoder"]
+__all__ = ["SSEDecoder", "ServerSentEvent"]
 
 _LINE_END = re.compile(r"\r\n|\r|\n")
 
@@ -22,7 +21,7 @@ class ServerSentEvent:
     """The ``event:`` name; ``"message"`` when the frame had none."""
     data: str
     """All ``data:`` lines of the frame joined with newlines."""
-    id: Optional[str] = None
+    id: str | None = None
 
 
 class SSEDecoder:
@@ -39,21 +38,21 @@ class SSEDecoder:
         # A chunk ending in CR may be half of a CRLF; the LF that starts the next one is not a line.
         self._skip_leading_lf = False
         self._event = ""
-        self._data: List[str] = []
-        self._last_id: Optional[str] = None
+        self._data: list[str] = []
+        self._last_id: str | None = None
 
-    def feed(self, chunk: bytes) -> List[ServerSentEvent]:
+    def feed(self, chunk: bytes) -> list[ServerSentEvent]:
         """Decodes one chunk and returns the events it completed (often none, sometimes several)."""
         return self._feed_text(self._utf8.decode(chunk))
 
-    def _feed_text(self, text: str) -> List[ServerSentEvent]:
+    def _feed_text(self, text: str) -> list[ServerSentEvent]:
         if not text:
             return []
         if self._skip_leading_lf and text.startswith("\n"):
             text = text[1:]
         self._skip_leading_lf = False
         buffer = self._partial_line + text
-        events: List[ServerSentEvent] = []
+        events: list[ServerSentEvent] = []
         start = 0
         for match in _LINE_END.finditer(buffer):
             event = self._line(buffer[start : match.start()])
@@ -65,7 +64,7 @@ class SSEDecoder:
             self._skip_leading_lf = True
         return events
 
-    def _line(self, line: str) -> Optional[ServerSentEvent]:
+    def _line(self, line: str) -> ServerSentEvent | None:
         if not line:
             return self._dispatch()
         if line.startswith(":"):
@@ -82,10 +81,9 @@ class SSEDecoder:
         # "retry" and unknown fields are ignored, as the spec says.
         return None
 
-    def _dispatch(self) -> Optional[ServerSentEvent]:
+    def _dispatch(self) -> ServerSentEvent | None:
         event, data = self._event, self._data
         self._event, self._data = "", []
         if not data:
             return None
         return ServerSentEvent(event=event or "message", data="\n".join(data), id=self._last_id)
-

@@ -1,4 +1,9 @@
-"""Streamed generations: ``Stream`` / ``AsyncStream`` and the decoder from SSE bytes to chunks.
+"""Streamed generations: ``Stream`` / ``AsyncStream``, the decoder from SSE bytes to chunks, and
+``read_chunks`` / ``aread_chunks``, which feed it from an open response.
+
+The decoder holds all the stream logic (frames, ``[DONE]``, error events, a cut stream), so the
+two readers only differ in how they iterate bytes and close; ``Stream`` and ``AsyncStream`` only
+adapt a generator to the two iterator protocols.
 
 Closing a stream closes its HTTP response, and the server stops generating when the connection
 goes away. Breaking out of a ``for`` loop over a sync ``Stream`` closes it at once (CPython
@@ -10,13 +15,16 @@ on the event loop, which happens a moment later; call ``await stream.aclose()`` 
 from __future__ import annotations
 
 import json
-from typing import Any, AsyncGenerator, Generator, Generic, Iterator, Mapping, Optional, Type, TypeVar
+from collections.abc import AsyncGenerator, Awaitable, Generator, Iterator, Mapping
+from typing import Any, Callable, Generic, TypeVar
 
-from ._exceptions import APIConnectionError, QuandexError, make_stream_error
+import httpx
+
+from ._exceptions import APIConnectionError, QuandexError, make_connection_error, make_stream_error
 from ._sse import SSEDecoder
 from .types.generate_chunk import GenerateChunk
 
-__all__ = ["Stream", "AsyncStream", "ChunkDecoder"]
+__all__ = ["AsyncStream", "ChunkDecoder", "Stream", "aread_chunks", "read_chunks"]
 
 T = TypeVar("T")
 
@@ -27,7 +35,7 @@ class ChunkDecoder:
     ``data: [DONE]`` ends the stream; an ``event: error`` frame raises the matching ``APIError``.
     """
 
-    def __init__(self, headers: Optional[Mapping[str, str]] = None) -> None:
+    def __init__(self, headers: Mapping[str, str] | None = None) -> None:
         self._sse = SSEDecoder()
         self._headers = headers
         self.done = False
@@ -67,6 +75,44 @@ def _parse_json(data: str, allow_text: bool = False) -> Any:
         raise QuandexError(f"Unexpected response from the server: stream event is not JSON: {data[:200]!r}") from None
 
 
+def read_chunks(open_response: Callable[[], httpx.Response]) -> Generator[GenerateChunk, None, None]:
+    """Opens the response on the first ``next()`` (the request goes out then), yields its chunks
+    and closes it however the generator ends: the end of the stream, an error, or ``close()``."""
+    response = open_response()
+    try:
+        decoder = ChunkDecoder(response.headers)
+        try:
+            for data in response.iter_bytes():
+                yield from decoder.feed(data)
+                if decoder.done:
+                    return
+        except httpx.TransportError as exc:
+            # Headers already came, so this is never retried: the generation has started.
+            raise make_connection_error(exc, response.request) from exc
+        decoder.end()
+    finally:
+        # The connection goes away, and with it the server's generation.
+        response.close()
+
+
+async def aread_chunks(open_response: Callable[[], Awaitable[httpx.Response]]) -> AsyncGenerator[GenerateChunk, None]:
+    """The twin of ``read_chunks`` for an async response."""
+    response = await open_response()
+    try:
+        decoder = ChunkDecoder(response.headers)
+        try:
+            async for data in response.aiter_bytes():
+                for chunk in decoder.feed(data):
+                    yield chunk
+                if decoder.done:
+                    return
+        except httpx.TransportError as exc:
+            raise make_connection_error(exc, response.request) from exc
+        decoder.end()
+    finally:
+        await response.aclose()
+
+
 class Stream(Generic[T]):
     """A synchronous iterator over streamed chunks, read once. Use as a context manager or call
     ``close()`` to stop the generation early."""
@@ -87,7 +133,7 @@ class Stream(Generic[T]):
     def __enter__(self) -> Stream[T]:
         return self
 
-    def __exit__(self, exc_type: Optional[Type[BaseException]], exc: Optional[BaseException], tb: Any) -> None:
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: Any) -> None:
         self.close()
 
 
@@ -111,5 +157,5 @@ class AsyncStream(Generic[T]):
     async def __aenter__(self) -> AsyncStream[T]:
         return self
 
-    async def __aexit__(self, exc_type: Optional[Type[BaseException]], exc: Optional[BaseException], tb: Any) -> None:
+    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: Any) -> None:
         await self.aclose()

@@ -2,23 +2,28 @@
 
 Needs node, the built server (`npm run build` makes packages/server/dist) and the test model
 (`../shared/models/stories260K.gguf` beside the repo, or $QUANDEX_TEST_MODEL). Without them the
-integration tests are skipped, or fail when QUANDEX_REQUIRE_INTEGRATION=1 (set it in CI so a
-missing build cannot pass as green).
+integration tests are skipped, with the reason, or fail where skips are not allowed (CI=true,
+QUANDEX_CI=1 or QUANDEX_REQUIRE_INTEGRATION=1; see tests/unavailable.py).
 """
 
 from __future__ import annotations
 
 import json
 import os
+import shutil
+import signal
 import socket
 import subprocess
 import time
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import List
+from typing import Any
 
 import httpx
-import pytest
+
+from tests.unavailable import unavailable
 
 REPO_ROOT = Path(__file__).resolve().parents[4]
 CLI = REPO_ROOT / "packages" / "server" / "bin" / "quandex.js"
@@ -46,20 +51,39 @@ class RunningServer:
     log_path: Path
 
 
-def unavailable(reason: str) -> None:
-    if os.environ.get("QUANDEX_REQUIRE_INTEGRATION") == "1":
-        pytest.fail(f"integration tests required but cannot run: {reason}")
-    pytest.skip(reason)
+@dataclass(frozen=True)
+class ImpatientServer:
+    """A server whose requests wait 1 ms at most for a model load (``request_timeout``), so a
+    request for a model that is not loaded yet gets 503 ``model_loading`` while the load goes on."""
+
+    base_url: str
+    admin_key: str
+    """Scopes generate, read, admin; unlimited."""
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+def require_prerequisites() -> None:
+    """Skips (or fails, see tests/unavailable.py) unless everything a real server needs is here."""
+    if shutil.which("node") is None:
+        unavailable("node is not on PATH")
+    if not BUILT_MAIN.exists():
+        unavailable(f"the server is not built ({BUILT_MAIN.relative_to(REPO_ROOT)} missing; run `npm run build`)")
+    if not TEST_MODEL.exists():
+        unavailable(f"test model {TEST_MODEL} not found (set QUANDEX_TEST_MODEL)")
+
+
+def lay_out(root: Path, model_ids: Sequence[str]) -> tuple[Path, Path]:
+    """A models folder with one copy of the test model per id, and an empty data folder."""
+    models_dir, data_dir = root / "models", root / "data"
+    models_dir.mkdir()
+    data_dir.mkdir()
+    for model_id in model_ids:
+        shutil.copyfile(TEST_MODEL, models_dir / f"{model_id}.gguf")
+    return models_dir, data_dir
 
 
 def create_key(data_dir: Path, name: str, scopes: str, *extra: str) -> str:
-    command: List[str] = ["node", str(CLI), "keys", "create", "--name", name, "--scopes", scopes, "--json", "--data-dir", str(data_dir), *extra]
+    command: list[str] = ["node", str(CLI), "keys", "create", "--name", name, "--scopes", scopes, "--json", "--data-dir", str(data_dir)]
+    command += extra
     result = subprocess.run(command, cwd=REPO_ROOT, capture_output=True, text=True, timeout=60)
     if result.returncode != 0:
         raise RuntimeError(f"{' '.join(command)} failed ({result.returncode}): {result.stderr or result.stdout}")
@@ -68,10 +92,36 @@ def create_key(data_dir: Path, name: str, scopes: str, *extra: str) -> str:
     return str(created["key"])
 
 
-def keys_create_options() -> str:
-    """`quandex keys create --help`, to see which limit options this server build has."""
-    result = subprocess.run(["node", str(CLI), "keys", "create", "--help"], cwd=REPO_ROOT, capture_output=True, text=True, timeout=60)
-    return result.stdout
+@contextmanager
+def serve(root: Path, models_dir: Path, data_dir: Path, config: Mapping[str, Any] | None = None) -> Iterator[str]:
+    """Runs `quandex serve` until the block ends; yields its base URL (with /v1) once it is healthy.
+    Its log goes to ``root / "server.log"``; ``config`` becomes its config file."""
+    port = free_port()
+    log_path = root / "server.log"
+    command = ["node", str(CLI), "serve", "--port", str(port), "--models-dir", str(models_dir), "--data-dir", str(data_dir)]
+    if config is not None:
+        config_path = root / "config.json"
+        config_path.write_text(json.dumps(config))
+        command += ["--config", str(config_path)]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("QUANDEX_")}  # the flags alone configure it
+    with open(log_path, "wb") as log:
+        process = subprocess.Popen(command, cwd=REPO_ROOT, stdout=log, stderr=subprocess.STDOUT, env=env)
+    try:
+        wait_for_health(f"http://127.0.0.1:{port}", process, log_path)
+        yield f"http://127.0.0.1:{port}/v1"
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
 
 
 def wait_for_health(origin: str, process: subprocess.Popen[bytes], log_path: Path, timeout: float = 60.0) -> None:

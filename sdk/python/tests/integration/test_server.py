@@ -8,7 +8,8 @@ import contextlib
 import io
 import re
 import time
-from typing import Any, AsyncIterator, Dict
+from collections.abc import AsyncIterator
+from typing import Any
 
 import httpx
 import pytest
@@ -23,14 +24,14 @@ from quandex import (
     QuandexClient,
     RateLimitError,
 )
-
-from quandex_process import MODEL, REPO_ROOT, SECOND_MODEL, RunningServer
+from tests.integration.quandex_process import MODEL, REPO_ROOT, SECOND_MODEL, ImpatientServer, RunningServer
+from tests.unavailable import unavailable
 
 pytestmark = pytest.mark.integration
 
 # The Python SDK example of docs: shared/spec/quandex-api-reference.md, character for character.
 # It uses top-level await, so it is compiled the way asyncio's REPL does it.
-REFERENCE_EXAMPLE = '''\
+REFERENCE_EXAMPLE = """\
 from quandex import QuandexClient
 
 # Initialize client
@@ -55,7 +56,7 @@ async for chunk in client.stream_generate(
 # Get model stats
 stats = await client.get_model_stats("llama-3.2")
 print(f"Memory usage: {stats['memory_usage']}")
-'''
+"""
 REFERENCE_DOC = REPO_ROOT.parent / "shared" / "spec" / "quandex-api-reference.md"
 
 
@@ -67,7 +68,7 @@ async def client(server: RunningServer) -> AsyncIterator[QuandexClient]:
 
 def test_reference_example_is_the_documented_one() -> None:
     if not REFERENCE_DOC.exists():
-        pytest.skip(f"{REFERENCE_DOC} not found")
+        unavailable(f"the API reference {REFERENCE_DOC} is not beside the repo")
     blocks = re.findall(r"```python\n(.*?)```", REFERENCE_DOC.read_text(), flags=re.DOTALL)
     assert REFERENCE_EXAMPLE in blocks
 
@@ -77,11 +78,11 @@ async def test_reference_example_runs_unchanged(server: RunningServer, monkeypat
     # deployment would set it.
     source = REFERENCE_EXAMPLE.replace('"your_api_key"', repr(server.admin_key))
     monkeypatch.setenv("QUANDEX_BASE_URL", server.base_url)
-    namespace: Dict[str, Any] = {}
+    namespace: dict[str, Any] = {}
     printed = io.StringIO()
     with contextlib.redirect_stdout(printed):
         code = compile(source, "<reference example>", "exec", flags=ast.PyCF_ALLOW_TOP_LEVEL_AWAIT)
-        coroutine = eval(code, namespace)  # noqa: S307 - our own constant, see above
+        coroutine = eval(code, namespace)  # our own constant, see above
         if coroutine is not None:
             await coroutine
     await namespace["client"].close()
@@ -98,7 +99,7 @@ async def test_reference_example_runs_unchanged(server: RunningServer, monkeypat
 
 
 async def test_streaming_matches_non_streaming(client: QuandexClient) -> None:
-    params: Dict[str, Any] = dict(model=MODEL, prompt="Once upon a time", temperature=0, seed=42, max_tokens=50)
+    params: dict[str, Any] = dict(model=MODEL, prompt="Once upon a time", temperature=0, seed=42, max_tokens=50)
     whole = await client.generate(**params)
     chunks = [chunk async for chunk in client.stream_generate(**params)]
     assert "".join(c.text for c in chunks) == whole.text
@@ -139,12 +140,7 @@ async def test_list_models_and_stats_parse(client: QuandexClient) -> None:
 
 
 async def test_get_usage(client: QuandexClient) -> None:
-    try:
-        usage = await client.get_usage()
-    except NotFoundError as error:
-        if error.code == "route_not_found":
-            pytest.skip("the server has no GET /v1/usage yet (the limits issue adds it)")
-        raise
+    usage = await client.get_usage()
     assert isinstance(usage, dict) and usage
 
 
@@ -157,7 +153,7 @@ async def wait_for_idle_sequences(client: QuandexClient, within: float) -> None:
 
 # 1500 tokens take the test model several seconds here, so a sequence still busy after a
 # fraction of that means the server never noticed that the client left.
-LONG_GENERATION: Dict[str, Any] = dict(model=MODEL, prompt="Once", max_tokens=1500, ignore_eos=True)
+LONG_GENERATION: dict[str, Any] = dict(model=MODEL, prompt="Once", max_tokens=1500, ignore_eos=True)
 
 
 async def test_async_with_closes_the_stream_and_stops_generation(client: QuandexClient) -> None:
@@ -218,8 +214,12 @@ async def test_400_bad_temperature(client: QuandexClient) -> None:
 
 
 async def first_request_with_limit_headers(server: RunningServer, key: str, header: str) -> None:
-    """Spends the key's first request and skips the test when the answer lacks ``header``: then
-    the server build does not enforce per-key limits yet, and no 429 can come."""
+    """Spends the key's first request, whose answer announces the key's limit in ``header``.
+
+    The model is made ready first so that request is quick: one that had to wait for a load would
+    give the bucket time to refill before the test's next request."""
+    async with QuandexClient(api_key=server.admin_key, base_url=server.base_url) as admin:
+        await admin.wait_until_ready(MODEL, timeout=60)
     async with httpx.AsyncClient() as raw:
         answer = await raw.post(
             f"{server.base_url}/generate",
@@ -227,13 +227,10 @@ async def first_request_with_limit_headers(server: RunningServer, key: str, head
             headers={"Authorization": f"Bearer {key}"},
         )
     assert answer.status_code == 200, answer.text
-    if header not in answer.headers:
-        pytest.skip(f"the server does not enforce per-key limits yet: no {header} header for a limited key")
+    assert header in answer.headers, f"no {header} header for a limited key: {dict(answer.headers)}"
 
 
 async def test_429_rate_limit_is_retried_after_retry_after(server: RunningServer) -> None:
-    if not server.burst_key:
-        pytest.skip("`quandex keys create` has no --rps/--burst to make a rate-limited key")
     await first_request_with_limit_headers(server, server.burst_key, "x-ratelimit-limit")
     async with QuandexClient(api_key=server.burst_key, base_url=server.base_url) as limited:
         with pytest.raises(RateLimitError) as caught:
@@ -246,8 +243,6 @@ async def test_429_rate_limit_is_retried_after_retry_after(server: RunningServer
 
 
 async def test_429_daily_quota_is_not_retried(server: RunningServer) -> None:
-    if not server.quota_key:
-        pytest.skip("`quandex keys create` has no --daily to make a key with a quota")
     await first_request_with_limit_headers(server, server.quota_key, "x-ratelimit-limit-day")
     async with QuandexClient(api_key=server.quota_key, base_url=server.base_url, max_retries=5) as limited:
         started = time.monotonic()
@@ -257,20 +252,17 @@ async def test_429_daily_quota_is_not_retried(server: RunningServer) -> None:
     assert time.monotonic() - started < 2, "a daily quota must not be waited out"
 
 
-async def test_503_model_loading(client: QuandexClient) -> None:
-    await client.unload_model(SECOND_MODEL)
-    entry = await client.load_model(SECOND_MODEL)
-    if entry.status != "loading":
-        pytest.skip(f"the model loaded too fast to observe 'loading' (status {entry.status})")
-    try:
-        await client.generate(model=SECOND_MODEL, prompt="p", max_tokens=4, max_retries=0)
-    except ModelLoadingError as error:
-        assert error.status == 503 and error.code == "model_loading"
-        assert error.headers.get("retry-after")
-    else:
-        pytest.skip("the load finished before the generate request arrived")
-    # With retries the same call succeeds once the load is done.
-    assert (await client.generate(model=SECOND_MODEL, prompt="p", max_tokens=4)).usage.completion_tokens >= 1
+async def test_503_model_loading(impatient_server: ImpatientServer) -> None:
+    # This server lets a request wait 1 ms for a load: the first request for an unloaded model
+    # starts the load and gets 503 model_loading, on any machine.
+    async with QuandexClient(api_key=impatient_server.admin_key, base_url=impatient_server.base_url) as client:
+        await client.unload_model(SECOND_MODEL)
+        with pytest.raises(ModelLoadingError) as caught:
+            await client.generate(model=SECOND_MODEL, prompt="p", max_tokens=4, max_retries=0)
+        assert caught.value.status == 503 and caught.value.code == "model_loading"
+        assert caught.value.headers.get("retry-after")
+        # With retries the same call succeeds once the load is done.
+        assert (await client.generate(model=SECOND_MODEL, prompt="p", max_tokens=4)).usage.completion_tokens >= 1
 
 
 async def test_wait_until_ready_loads_an_unloaded_model(client: QuandexClient) -> None:
@@ -283,8 +275,9 @@ async def test_wait_until_ready_loads_an_unloaded_model(client: QuandexClient) -
 
 def test_sync_client(server: RunningServer) -> None:
     with Quandex(api_key=server.admin_key, base_url=server.base_url) as client:
-        whole = client.generate(model=MODEL, prompt="Once upon a time", temperature=0, seed=7, max_tokens=20)
-        streamed = "".join(c.text for c in client.stream_generate(model=MODEL, prompt="Once upon a time", temperature=0, seed=7, max_tokens=20))
+        params: dict[str, Any] = dict(model=MODEL, prompt="Once upon a time", temperature=0, seed=7, max_tokens=20)
+        whole = client.generate(**params)
+        streamed = "".join(c.text for c in client.stream_generate(**params))
         assert streamed == whole.text
         assert client.get_model_stats(MODEL)["status"] == "ready"
         with pytest.raises(NotFoundError):

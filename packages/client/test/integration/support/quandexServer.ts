@@ -63,11 +63,10 @@ export async function startQuandex(options: StartOptions = {}): Promise<RunningS
         })
     );
     const port = await freePort();
-    const child = spawn(
-        process.execPath,
-        [cliPath, "serve", "--port", String(port), "--models-dir", modelsDir, "--data-dir", dataDir, "--config", configPath],
-        { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, QUANDEX_API_KEY: "", QUANDEX_BASE_URL: "" } }
-    );
+    const child = spawn(process.execPath, [cliPath, "serve", "--port", String(port), "--models-dir", modelsDir, "--data-dir", dataDir, "--config", configPath], {
+        stdio: ["ignore", "pipe", "pipe"],
+        env: { ...process.env, QUANDEX_API_KEY: "", QUANDEX_BASE_URL: "" }
+    });
     let output = "";
     child.stdout.on("data", (data: Buffer) => (output += data.toString()));
     child.stderr.on("data", (data: Buffer) => (output += data.toString()));

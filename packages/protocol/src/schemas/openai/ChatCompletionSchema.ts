@@ -11,14 +11,57 @@ export const ChatContentPartSchema = Type.Object(
     { additionalProperties: true, description: "Only text parts are supported." }
 );
 
+/** A call the assistant made, as OpenAI carries it (in a request's history and in an answer). */
+export const ToolCallSchema = Type.Object(
+    {
+        id: Type.String({ maxLength: 256 }),
+        type: Type.Literal("function"),
+        function: Type.Object(
+            { name: Type.String({ minLength: 1, maxLength: 256 }), arguments: Type.String({ description: "The arguments as JSON text." }) },
+            { additionalProperties: false }
+        )
+    },
+    { additionalProperties: false }
+);
+
+/** A tool offered to the model; `parameters` is the JSON Schema of its arguments. */
+export const ToolSchema = Type.Object(
+    {
+        type: Type.Literal("function"),
+        function: Type.Object(
+            {
+                name: Type.String({ minLength: 1, maxLength: 64, pattern: "^[a-zA-Z0-9_.-]+$" }),
+                description: Type.Optional(Type.String()),
+                parameters: Type.Optional(Type.Object({}, { additionalProperties: true })),
+                strict: Type.Optional(Nullable(Type.Boolean({ description: "Accepted; a required call always follows the schema where the grammar can enforce it." })))
+            },
+            { additionalProperties: false }
+        )
+    },
+    { additionalProperties: false }
+);
+
+export const ToolChoiceSchema = Type.Union([
+    Type.Literal("none"),
+    Type.Literal("auto"),
+    Type.Literal("required"),
+    Type.Object(
+        { type: Type.Literal("function"), function: Type.Object({ name: Type.String({ minLength: 1 }) }, { additionalProperties: false }) },
+        { additionalProperties: false }
+    )
+]);
+
+/** How a chat choice ended: OpenAI adds `tool_calls` to the completion reasons. */
+export const ChatFinishReasonSchema = Type.Union([OpenAIFinishReasonSchema, Type.Literal("tool_calls")]);
+
 export const ChatMessageSchema = Type.Object(
     {
-        role: Type.String({ description: "system, developer (read as system), user or assistant." }),
+        role: Type.String({ description: "system, developer (read as system), user, assistant or tool." }),
         content: Nullable(Type.Union([Type.String(), Type.Array(ChatContentPartSchema)]), { description: "Text, or a list of text parts (joined)." }),
         name: Type.Optional(Type.String({ description: "Accepted and ignored." })),
         refusal: Type.Optional(Nullable(Type.String())),
-        tool_calls: Type.Optional(Type.Unknown({ description: "Not supported." })),
-        tool_call_id: Type.Optional(Type.Unknown({ description: "Not supported." })),
+        tool_calls: Type.Optional(Nullable(Type.Array(ToolCallSchema, { maxItems: 128 }), { description: "An assistant turn's calls." })),
+        tool_call_id: Type.Optional(Nullable(Type.String({ maxLength: 256 }), { description: "A tool turn: the call it answers." })),
         function_call: Type.Optional(Type.Unknown({ description: "Not supported." }))
     },
     { additionalProperties: false }
@@ -53,11 +96,11 @@ export const ChatCompletionRequestSchema = Type.Object(
         ...openaiSamplingFields,
         logprobs: Type.Optional(Nullable(Type.Boolean({ description: "Not supported: only false or null." }))),
         top_logprobs: Type.Optional(Nullable(Type.Integer({ minimum: 0, description: "Not supported: only 0 or null." }))),
-        tools: Type.Optional(Type.Unknown({ description: "Not supported: only null or []." })),
-        tool_choice: Type.Optional(Type.Unknown({ description: "Only \"none\", \"auto\" or null (there are no tools)." })),
+        tools: Type.Optional(Nullable(Type.Array(ToolSchema, { maxItems: 128 }), { description: "Functions the model may call." })),
+        tool_choice: Type.Optional(Nullable(ToolChoiceSchema, { description: "auto (default with tools), none, required, or a named function." })),
         parallel_tool_calls: Type.Optional(Type.Unknown({ description: "Accepted and ignored." })),
         functions: Type.Optional(Type.Unknown({ description: "Not supported: only null or []." })),
-        function_call: Type.Optional(Type.Unknown({ description: "Only \"none\", \"auto\" or null." })),
+        function_call: Type.Optional(Type.Unknown({ description: 'Only "none", "auto" or null.' })),
         store: Type.Optional(Nullable(Type.Boolean({ description: "Not supported: only false or null (nothing is stored)." }))),
         metadata: Type.Optional(Nullable(Type.Record(Type.String(), Type.String()), { description: "Accepted and ignored." }))
     },
@@ -74,9 +117,14 @@ export const ChatCompletionSchema = Type.Object(
         choices: Type.Array(
             Type.Object({
                 index: Type.Integer(),
-                message: Type.Object({ role: Type.Literal("assistant"), content: Type.String(), refusal: Type.Null() }),
+                message: Type.Object({
+                    role: Type.Literal("assistant"),
+                    content: Nullable(Type.String(), { description: "null when the reply is only tool calls." }),
+                    refusal: Type.Null(),
+                    tool_calls: Type.Optional(Type.Array(ToolCallSchema))
+                }),
                 logprobs: Type.Null(),
-                finish_reason: OpenAIFinishReasonSchema
+                finish_reason: ChatFinishReasonSchema
             })
         ),
         usage: OpenAIUsageSchema
@@ -94,9 +142,22 @@ export const ChatCompletionChunkSchema = Type.Object(
         choices: Type.Array(
             Type.Object({
                 index: Type.Integer(),
-                delta: Type.Object({ role: Type.Optional(Type.Literal("assistant")), content: Type.Optional(Type.String()) }),
+                delta: Type.Object({
+                    role: Type.Optional(Type.Literal("assistant")),
+                    content: Type.Optional(Nullable(Type.String())),
+                    tool_calls: Type.Optional(
+                        Type.Array(
+                            Type.Object({
+                                index: Type.Integer(),
+                                id: Type.Optional(Type.String()),
+                                type: Type.Optional(Type.Literal("function")),
+                                function: Type.Object({ name: Type.Optional(Type.String()), arguments: Type.Optional(Type.String()) })
+                            })
+                        )
+                    )
+                }),
                 logprobs: Type.Null(),
-                finish_reason: Nullable(OpenAIFinishReasonSchema)
+                finish_reason: Nullable(ChatFinishReasonSchema)
             }),
             { description: "Empty in the usage chunk." }
         ),

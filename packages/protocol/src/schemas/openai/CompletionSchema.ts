@@ -10,7 +10,7 @@ export const CompletionRequestSchema = Type.Object(
         }),
         max_tokens: Type.Optional(Nullable(Type.Integer({ minimum: 1 }), { description: "Most tokens to generate per prompt. Defaults to 16, as at OpenAI." })),
         echo: Type.Optional(Nullable(Type.Boolean({ description: "Put the prompt in front of the completion. Defaults to false." }))),
-        suffix: Type.Optional(Nullable(Type.String({ description: "Not supported: only null or \"\"." }))),
+        suffix: Type.Optional(Nullable(Type.String({ description: 'Not supported: only null or "".' }))),
         best_of: Type.Optional(Nullable(Type.Integer({ minimum: 1, description: "Only 1 is supported." }))),
         logprobs: Type.Optional(Nullable(Type.Integer({ minimum: 0, maximum: 5, description: "Not supported: only null." }))),
         ...openaiSamplingFields
@@ -26,7 +26,12 @@ export const CompletionSchema = Type.Object(
         created: Type.Integer({ description: "Unix seconds." }),
         model: Type.String({ description: "The model's canonical id." }),
         choices: Type.Array(
-            Type.Object({ text: Type.String(), index: Type.Integer({ description: "The prompt's position in `prompt`." }), logprobs: Type.Null(), finish_reason: OpenAIFinishReasonSchema })
+            Type.Object({
+                text: Type.String(),
+                index: Type.Integer({ description: "The prompt's position in `prompt`." }),
+                logprobs: Type.Null(),
+                finish_reason: OpenAIFinishReasonSchema
+            })
         ),
         usage: OpenAIUsageSchema
     },
@@ -40,10 +45,9 @@ export const CompletionChunkSchema = Type.Object(
         object: Type.Literal("text_completion"),
         created: Type.Integer(),
         model: Type.String(),
-        choices: Type.Array(
-            Type.Object({ text: Type.String(), index: Type.Integer(), logprobs: Type.Null(), finish_reason: Nullable(OpenAIFinishReasonSchema) }),
-            { description: "Empty in the usage chunk." }
-        ),
+        choices: Type.Array(Type.Object({ text: Type.String(), index: Type.Integer(), logprobs: Type.Null(), finish_reason: Nullable(OpenAIFinishReasonSchema) }), {
+            description: "Empty in the usage chunk."
+        }),
         usage: Type.Optional(Nullable(OpenAIUsageSchema, { description: "With stream_options.include_usage: null on every chunk but the last." }))
     },
     { description: "One `data:` event of a streamed completion." }

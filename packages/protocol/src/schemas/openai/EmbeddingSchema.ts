@@ -1,5 +1,6 @@
 import { Type, type Static } from "@sinclair/typebox";
 import { generateLimits } from "../GenerateRequestSchema.js";
+import { KeepAliveSchema } from "../../keepAlive.js";
 import { Nullable, openaiLimits } from "./OpenAICommonSchema.js";
 
 export const EmbeddingRequestSchema = Type.Object(
@@ -12,7 +13,8 @@ export const EmbeddingRequestSchema = Type.Object(
             Nullable(Type.Union([Type.Literal("float"), Type.Literal("base64")]), { description: "`base64` is little-endian float32. Defaults to float." })
         ),
         dimensions: Type.Optional(Nullable(Type.Integer({ minimum: 1 }), { description: "Not supported: only null (vectors have the model's size)." })),
-        user: Type.Optional(Type.String({ maxLength: 256, description: "Accepted and ignored." }))
+        user: Type.Optional(Type.String({ maxLength: 256, description: "Accepted and ignored." })),
+        keep_alive: Type.Optional(Nullable(KeepAliveSchema, { description: "Extension (Ollama): how long the model stays loaded after this request." }))
     },
     { additionalProperties: false }
 );

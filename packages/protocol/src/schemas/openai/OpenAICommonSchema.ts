@@ -1,4 +1,5 @@
 import { Type, type Static, type TSchema } from "@sinclair/typebox";
+import { KeepAliveSchema } from "../../keepAlive.js";
 import { generateLimits } from "../GenerateRequestSchema.js";
 
 /** OpenAI clients send `null` for "use the default" on most optional fields; accept it. */
@@ -21,7 +22,11 @@ export const OpenAIUsageSchema = Type.Object(
     {
         prompt_tokens: Type.Integer({ description: "Tokens evaluated for the prompt(s), template and BOS included." }),
         completion_tokens: Type.Integer({ description: "Tokens sampled, end-of-turn markers excluded." }),
-        total_tokens: Type.Integer()
+        total_tokens: Type.Integer(),
+        prompt_tokens_details: Type.Object(
+            { cached_tokens: Type.Integer({ description: "Prompt tokens whose evaluation was reused from an earlier request (the prompt cache), counted in prompt_tokens too." }) },
+            {}
+        )
     },
     {}
 );
@@ -59,13 +64,13 @@ export const openaiSamplingFields = {
     presence_penalty: Type.Optional(
         Nullable(Type.Number({ minimum: -2, maximum: 2 }), { description: "Penalty for tokens already present in the last 64 generated tokens. Defaults to 0." })
     ),
-    frequency_penalty: Type.Optional(
-        Nullable(Type.Number({ minimum: -2, maximum: 2 }), { description: "Penalty by count in the last 64 generated tokens. Defaults to 0." })
-    ),
+    frequency_penalty: Type.Optional(Nullable(Type.Number({ minimum: -2, maximum: 2 }), { description: "Penalty by count in the last 64 generated tokens. Defaults to 0." })),
     logit_bias: Type.Optional(Nullable(Type.Record(Type.String(), Type.Number()), { description: "Not supported: only null or {} is accepted." })),
     user: Type.Optional(Type.String({ maxLength: 256, description: "An end-user id; accepted and ignored." })),
     top_k: Type.Optional(Nullable(Type.Integer({ minimum: 0 }), { description: "Extension (llama.cpp): top-k sampling; 0 disables. Defaults to 40." })),
     repeat_penalty: Type.Optional(
         Nullable(Type.Number({ minimum: 0, maximum: 10 }), { description: "Extension (llama.cpp): repetition penalty over the last 64 tokens; 1 disables. Defaults to 1." })
-    )
+    ),
+    keep_alive: Type.Optional(Nullable(KeepAliveSchema, { description: "Extension (Ollama): how long the model stays loaded after this request." })),
+    ignore_eos: Type.Optional(Nullable(Type.Boolean(), { description: "Extension (llama.cpp): keep generating past end-of-sequence (benchmarks). Defaults to false." }))
 };

@@ -37,7 +37,7 @@ export async function runClientAction(client: () => QuandexClient, body: (client
             process.exitCode = 130;
             return;
         }
-        throw new Error(describeError(error, instance?.baseURL));
+        throw new Error(describeError(error, instance?.baseURL), { cause: error });
     }
 }
 
@@ -55,7 +55,13 @@ function describeError(error: unknown, baseURL: string | undefined): string {
 /** Prints rows as aligned columns (the same style as `quandex keys list`). */
 export function printTable(header: string[], rows: string[][]): void {
     const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)));
-    for (const row of [header, ...rows]) process.stdout.write(row.map((cell, i) => cell.padEnd(widths[i]!)).join("  ").trimEnd() + "\n");
+    for (const row of [header, ...rows])
+        process.stdout.write(
+            row
+                .map((cell, i) => cell.padEnd(widths[i]!))
+                .join("  ")
+                .trimEnd() + "\n"
+        );
 }
 
 /** Pretty JSON on stdout, for `--json`. */

@@ -64,7 +64,7 @@ export function register(program: Command): void {
                 });
             } catch (error) {
                 if (error instanceof LlamaServerBuildError) {
-                    throw new Error(`building llama-server failed: ${error.message}${error.logPath ? `\nFull log: ${error.logPath}` : ""}`);
+                    throw new Error(`building llama-server failed: ${error.message}${error.logPath ? `\nFull log: ${error.logPath}` : ""}`, { cause: error });
                 }
                 throw error;
             }

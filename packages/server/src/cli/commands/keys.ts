@@ -5,8 +5,12 @@ import { loadConfig } from "../../config/loadConfig.js";
 import { allScopes, type KeyStore, type StoredKeyLimits } from "../../keys/ApiKey.js";
 import { RedisKeyStore } from "../../keys/RedisKeyStore.js";
 import { apiKeyJson } from "../../keys/apiKeyJson.js";
-import { openDatabase } from "../../keys/openDatabase.js";
+import { openDatabase } from "../../storage/openDatabase.js";
 import { SqliteKeyStore } from "../../keys/SqliteKeyStore.js";
+import os from "node:os";
+import type { AuditLog } from "../../storage/AuditLog.js";
+import { RedisAuditLog } from "../../storage/RedisAuditLog.js";
+import { SqliteAuditLog } from "../../storage/SqliteAuditLog.js";
 
 interface KeyFlags {
     dataDir?: string;
@@ -28,8 +32,9 @@ export function register(program: Command): void {
         .requiredOption("--name <name>", "a label for the key")
         .option("--scopes <list>", `comma-separated: ${allScopes.join(", ")} (default: the config's default scopes, generate,read)`, parseScopes)
         .action(async (flags: KeyFlags) =>
-            withStore(flags, async (store, config) => {
+            withStore(flags, async (store, config, audit) => {
                 const { record, secret } = await store.create({ name: flags.name!, scopes: flags.scopes ?? config.defaultScopes, limits: limitFlags(flags) });
+                await audit("key.created", record.id, { name: record.name, scopes: record.scopes, ...limitFlags(flags) });
                 if (flags.json) print({ ...apiKeyJson(record), key: secret });
                 else {
                     print(`Created key ${record.id} (${record.name}) with scopes ${record.scopes.join(",")}.`);
@@ -54,21 +59,22 @@ export function register(program: Command): void {
         .option("--scopes <list>", "comma-separated scopes", parseScopes)
         .option("--limited", "undo --unlimited")
         .action(async (id: string, flags: KeyFlags & { limited?: boolean }) =>
-            withStore(flags, async (store) => {
+            withStore(flags, async (store, _config, audit) => {
                 const limits = limitFlags(flags);
                 if (flags.limited) limits.unlimited = false;
                 const record = await store.update(id, { name: flags.name, scopes: flags.scopes, limits });
                 if (!record) throw new Error(`no key with id '${id}'`);
+                await audit("key.updated", id, { ...(flags.name !== undefined && { name: flags.name }), ...(flags.scopes !== undefined && { scopes: flags.scopes }), ...limits });
                 print(flags.json ? apiKeyJson(record) : `Updated key ${record.id}.`);
             })
         );
 
-    withStoreOptions(keys.command("revoke").description("Revoke a key; it stops working at once").argument("<id>")).action(
-        async (id: string, flags: KeyFlags) =>
-            withStore(flags, async (store) => {
-                if (!(await store.revoke(id))) throw new Error(`no key with id '${id}'`);
-                print(flags.json ? { id, revoked: true } : `Revoked key ${id}.`);
-            })
+    withStoreOptions(keys.command("revoke").description("Revoke a key; it stops working at once").argument("<id>")).action(async (id: string, flags: KeyFlags) =>
+        withStore(flags, async (store, _config, audit) => {
+            if (!(await store.revoke(id))) throw new Error(`no key with id '${id}'`);
+            await audit("key.revoked", id, {});
+            print(flags.json ? { id, revoked: true } : `Revoked key ${id}.`);
+        })
     );
 }
 
@@ -88,12 +94,32 @@ function withLimitOptions(command: Command): Command {
         .option("--unlimited", "no rate limit and no daily quota (trusted internal keys)");
 }
 
-async function withStore(flags: KeyFlags, run: (store: KeyStore, config: ReturnType<typeof loadConfig>) => Promise<void>): Promise<void> {
+/** Records a key change made from the CLI in the audit log, as `cli` and the OS user who ran it. */
+type AuditCli = (action: string, target: string, detail: Record<string, unknown>) => Promise<void>;
+
+function auditFrom(log: AuditLog): AuditCli {
+    let user: string | null = null;
+    try {
+        user = os.userInfo().username;
+    } catch {
+        // No passwd entry (some containers): the entry still says it came from the CLI.
+    }
+    return async (action, target, detail) => {
+        await log.record({ action, actor: "cli", actorName: user, target, requestId: null, ip: null, detail });
+    };
+}
+
+async function withStore(flags: KeyFlags, run: (store: KeyStore, config: ReturnType<typeof loadConfig>, audit: AuditCli) => Promise<void>): Promise<void> {
     const config = loadConfig({ flags: { dataDir: flags.dataDir, config: flags.config, redisUrl: flags.redisUrl } });
     if (config.redisUrl) {
         const store = await RedisKeyStore.connect(config.redisUrl);
         try {
-            await run(store, config);
+            const audit = await RedisAuditLog.connect(config.redisUrl);
+            try {
+                await run(store, config, auditFrom(audit));
+            } finally {
+                await audit.dispose();
+            }
         } finally {
             await store.dispose();
         }
@@ -101,7 +127,7 @@ async function withStore(flags: KeyFlags, run: (store: KeyStore, config: ReturnT
     }
     const db = openDatabase(config.dataDir);
     try {
-        await run(new SqliteKeyStore(db), config);
+        await run(new SqliteKeyStore(db), config, auditFrom(new SqliteAuditLog(db)));
     } finally {
         db.close();
     }
@@ -117,7 +143,10 @@ function limitFlags(flags: KeyFlags): Partial<StoredKeyLimits> {
 }
 
 function parseScopes(value: string): Scope[] {
-    const scopes = value.split(",").map((s) => s.trim()).filter(Boolean);
+    const scopes = value
+        .split(",")
+        .map((s) => s.trim())
+        .filter(Boolean);
     for (const scope of scopes) {
         if (!(allScopes as readonly string[]).includes(scope)) throw new InvalidArgumentError(`unknown scope '${scope}' (use ${allScopes.join(", ")})`);
     }
@@ -143,6 +172,11 @@ function print(value: unknown): void {
 
 function printTable(header: string[], rows: string[][]): void {
     const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)));
-    for (const row of [header, ...rows]) print(row.map((cell, i) => cell.padEnd(widths[i]!)).join("  ").trimEnd());
+    for (const row of [header, ...rows])
+        print(
+            row
+                .map((cell, i) => cell.padEnd(widths[i]!))
+                .join("  ")
+                .trimEnd()
+        );
 }
-

@@ -59,8 +59,14 @@ export function register(program: Command): void {
 function printSummary(stats: StatsResponse): void {
     const { metal_device: device, engine, server } = stats;
     const line = (label: string, text: string): boolean => process.stdout.write(`${label.padEnd(8)}${text}\n`);
-    line("Device", `${device.name} (${device.backend}), memory ${device.memory_allocated} allocated, ${device.memory_available} available, temperature ${device.temperature ?? "n/a"}`);
-    line("Engine", `${engine.name} ${engine.version} (${engine.build}${engine.llama_cpp_release ? `, llama.cpp ${engine.llama_cpp_release}` : ""}), threads: auto up to ${engine.threads}, or as configured`);
+    line(
+        "Device",
+        `${device.name} (${device.backend}), memory ${device.memory_allocated} allocated, ${device.memory_available} available, temperature ${device.temperature ?? "n/a"}`
+    );
+    line(
+        "Engine",
+        `${engine.name} ${engine.version} (${engine.build}${engine.llama_cpp_release ? `, llama.cpp ${engine.llama_cpp_release}` : ""}), threads: auto up to ${engine.threads}, or as configured`
+    );
     line(
         "Server",
         `up ${formatDuration(server.uptime_seconds * 1000)}, ${server.active_sequences} active sequence${server.active_sequences === 1 ? "" : "s"}, queue ${server.queue_depth}/${server.max_queue}, RSS ${formatBytes(server.rss_bytes)}`

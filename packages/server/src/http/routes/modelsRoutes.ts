@@ -1,16 +1,16 @@
 import type { FastifyInstance } from "fastify";
 import type { InferenceService } from "@quandex/engine";
+import type { AccessGuard } from "../access/AccessGuard.js";
+import { policies } from "../access/RoutePolicy.js";
 import { ModelEntrySchema, ModelIdParamsSchema, ModelListSchema, type ModelList } from "@quandex/protocol";
 import { errorResponses } from "./errorResponses.js";
 import { createdSeconds, modelEntry, modelOwner } from "./modelEntry.js";
 
-export function modelsRoutes(app: FastifyInstance, service: InferenceService): void {
-    const { registry, scheduler } = service;
-
+export function modelsRoutes(app: FastifyInstance, access: AccessGuard, service: InferenceService): void {
     app.get(
         "/v1/models",
         {
-            config: { scope: "read" },
+            onRequest: access.guard(policies.read),
             schema: {
                 summary: "List models in every state",
                 description: "JAN's `models` list and OpenAI's `data` list in one body; aliases have their own `data` entries.",
@@ -19,29 +19,29 @@ export function modelsRoutes(app: FastifyInstance, service: InferenceService): v
             }
         },
         async (): Promise<ModelList> => {
-            const definitions = registry.list();
+            const models = service.models();
             const data: ModelList["data"] = [];
-            for (const definition of definitions) {
+            for (const { definition } of models) {
                 const created = createdSeconds(definition);
                 for (const name of [definition.id, ...definition.aliases]) data.push({ id: name, object: "model", created, owned_by: modelOwner });
             }
-            return { models: definitions.map((d) => modelEntry(scheduler.snapshot(d))), object: "list", data };
+            return { models: models.map(modelEntry), object: "list", data };
         }
     );
 
     app.get<{ Params: { id: string } }>(
         "/v1/models/:id",
         {
-            config: { scope: "read" },
+            onRequest: access.guard(policies.read),
             schema: { summary: "One model, by id or alias", tags: ["models"], params: ModelIdParamsSchema, response: { 200: ModelEntrySchema, ...errorResponses } }
         },
-        async (request) => modelEntry(scheduler.snapshot(service.resolve(request.params.id, "id")))
+        async (request) => modelEntry(service.model(request.params.id))
     );
 
     app.post<{ Params: { id: string } }>(
         "/v1/models/:id/load",
         {
-            config: { scope: "generate" },
+            onRequest: access.guard(policies.warmUp),
             schema: {
                 summary: "Start loading a model",
                 description: "Answers 202 at once with the model's status; poll GET /v1/models/{id} until `ready`.",
@@ -51,7 +51,7 @@ export function modelsRoutes(app: FastifyInstance, service: InferenceService): v
             }
         },
         async (request, reply) => {
-            const snapshot = scheduler.load(service.resolve(request.params.id, "id"));
+            const snapshot = await service.load(request.params.id);
             return reply.code(202).send(modelEntry(snapshot));
         }
     );
@@ -59,7 +59,7 @@ export function modelsRoutes(app: FastifyInstance, service: InferenceService): v
     app.post<{ Params: { id: string } }>(
         "/v1/models/:id/unload",
         {
-            config: { scope: "admin" },
+            onRequest: access.guard(policies.admin),
             schema: {
                 summary: "Unload a model once its in-flight requests finish",
                 tags: ["models"],
@@ -68,8 +68,24 @@ export function modelsRoutes(app: FastifyInstance, service: InferenceService): v
             }
         },
         async (request, reply) => {
-            const snapshot = await scheduler.unload(service.resolve(request.params.id, "id"));
+            const snapshot = await service.unload(request.params.id);
             return reply.code(202).send(modelEntry(snapshot));
         }
+    );
+
+    app.delete<{ Params: { id: string } }>(
+        "/v1/models/:id",
+        {
+            onRequest: access.guard(policies.admin),
+            schema: {
+                summary: "Delete a model's file(s) from the models dir",
+                description:
+                    "An idle loaded model is unloaded first; a model with requests running or waiting gets 409 model_busy. Models defined in the config file cannot be deleted here.",
+                tags: ["models"],
+                params: ModelIdParamsSchema,
+                response: { 200: ModelEntrySchema, ...errorResponses }
+            }
+        },
+        async (request) => modelEntry(await service.deleteModel(request.params.id))
     );
 }

@@ -2,18 +2,25 @@ import type { FastifyInstance } from "fastify";
 import { QuandexError, UsageQuerySchema, UsageResponseSchema, type UsageResponse } from "@quandex/protocol";
 import type { LimitStore } from "../../limits/LimitStore.js";
 import { utcDay } from "../../limits/utcDay.js";
+import type { AccessGuard } from "../access/AccessGuard.js";
+import { policies } from "../access/RoutePolicy.js";
 import { errorResponses } from "./errorResponses.js";
 
 /**
  * Token usage per key per UTC day. A key sees its own; an admin key may ask for another key
  * (`key_id=<id>`) or every key (`key_id=all`).
  */
-export function usageRoute(app: FastifyInstance, store: LimitStore): void {
+export function usageRoute(app: FastifyInstance, access: AccessGuard, store: LimitStore): void {
     app.get<{ Querystring: { day?: string; key_id?: string } }>(
         "/v1/usage",
         {
-            config: { scope: "read" },
-            schema: { summary: "Requests and tokens per key for one UTC day", tags: ["monitoring"], querystring: UsageQuerySchema, response: { 200: UsageResponseSchema, ...errorResponses } }
+            onRequest: access.guard(policies.read),
+            schema: {
+                summary: "Requests and tokens per key for one UTC day",
+                tags: ["monitoring"],
+                querystring: UsageQuerySchema,
+                response: { 200: UsageResponseSchema, ...errorResponses }
+            }
         },
         async (request): Promise<UsageResponse> => {
             const key = request.apiKey!;

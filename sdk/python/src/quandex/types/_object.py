@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Dict, KeysView, List, Optional, Tuple, Type, Union
+from collections.abc import KeysView
+from typing import TYPE_CHECKING, Any, Union, cast
 
 from .._exceptions import QuandexError
 
-__all__ = ["QuandexObject", "FieldReader"]
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
+
+__all__ = ["FieldReader", "QuandexObject"]
 
 
 class QuandexObject:
@@ -19,16 +23,16 @@ class QuandexObject:
 
     # Set by ``_attach_raw`` on objects parsed from a response; not a dataclass field, so it takes
     # no part in ``__init__``, ``repr`` or ``==``.
-    _raw: Optional[Dict[str, Any]] = None
+    _raw: dict[str, Any] | None = None
 
-    def _attach_raw(self, raw: Dict[str, Any]) -> None:
+    def _attach_raw(self, raw: dict[str, Any]) -> None:
         object.__setattr__(self, "_raw", raw)  # subclasses are frozen dataclasses
 
-    def to_dict(self) -> Dict[str, Any]:
+    def to_dict(self) -> dict[str, Any]:
         """The JSON object as the server sent it (or the fields, for an object built by hand)."""
         if self._raw is not None:
             return self._raw
-        return dataclasses.asdict(self)
+        return dataclasses.asdict(cast("DataclassInstance", self))  # every subclass is a dataclass
 
     def __getitem__(self, key: str) -> Any:
         return self.to_dict()[key]
@@ -43,7 +47,7 @@ class QuandexObject:
         return self.to_dict().keys()
 
 
-_Types = Union[Type[Any], Tuple[Type[Any], ...]]
+_Types = Union[type[Any], tuple[type[Any], ...]]
 
 
 class FieldReader:
@@ -56,25 +60,29 @@ class FieldReader:
     def __init__(self, data: Any, where: str) -> None:
         if not isinstance(data, dict):
             raise QuandexError(f"Unexpected response from the server: {where} is not a JSON object")
-        self.raw: Dict[str, Any] = data
+        self.raw: dict[str, Any] = data
         self._where = where
 
     def string(self, key: str) -> str:
         value: str = self._get(key, str, "a string")
         return value
 
-    def opt_string(self, key: str) -> Optional[str]:
-        value: Optional[str] = self._get(key, str, "a string or null", optional=True)
+    def opt_string(self, key: str) -> str | None:
+        value: str | None = self._get(key, str, "a string or null", optional=True)
         return value
 
     def integer(self, key: str) -> int:
         value: int = self._get(key, int, "an integer")
         return value
 
+    def opt_integer(self, key: str) -> int | None:
+        value: int | None = self._get(key, int, "an integer or null", optional=True)
+        return value
+
     def number(self, key: str) -> float:
         return float(self._get(key, (int, float), "a number"))
 
-    def opt_number(self, key: str) -> Optional[float]:
+    def opt_number(self, key: str) -> float | None:
         value = self._get(key, (int, float), "a number or null", optional=True)
         return None if value is None else float(value)
 
@@ -82,14 +90,14 @@ class FieldReader:
         value: bool = self._get(key, bool, "a boolean")
         return value
 
-    def array(self, key: str) -> List[Any]:
-        value: List[Any] = self._get(key, list, "a list")
+    def array(self, key: str) -> list[Any]:
+        value: list[Any] = self._get(key, list, "a list")
         return value
 
     def obj(self, key: str) -> FieldReader:
         return FieldReader(self._get(key, dict, "an object"), f"{self._where}.{key}")
 
-    def opt_obj(self, key: str) -> Optional[FieldReader]:
+    def opt_obj(self, key: str) -> FieldReader | None:
         value = self._get(key, dict, "an object or null", optional=True)
         return None if value is None else FieldReader(value, f"{self._where}.{key}")
 
@@ -108,8 +116,5 @@ class FieldReader:
         # bool is a subclass of int in Python, but true is not a number in JSON.
         wrong_bool = isinstance(value, bool) and types is not bool
         if wrong_bool or not isinstance(value, types):
-            raise QuandexError(
-                f"Unexpected response from the server: {self._where}.{key} should be {expected}, "
-                f"got {type(value).__name__}"
-            )
+            raise QuandexError(f"Unexpected response from the server: {self._where}.{key} should be {expected}, got {type(value).__name__}")
         return value

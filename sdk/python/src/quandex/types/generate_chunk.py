@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, List, Optional
+from typing import Any
 
 from ._object import FieldReader, QuandexObject
 from .metal_stats import MetalStats
@@ -13,7 +13,7 @@ __all__ = ["ChunkChoice", "GenerateChunk"]
 @dataclass(frozen=True)
 class ChunkChoice(QuandexObject):
     text: str
-    finish_reason: Optional[str]
+    finish_reason: str | None
     """None until the last chunk, then ``"stop"`` or ``"length"``."""
 
     @classmethod
@@ -29,9 +29,9 @@ class GenerateChunk(QuandexObject):
 
     id: str
     model: str
-    choices: List[ChunkChoice]
-    usage: Optional[Usage] = None
-    metal_stats: Optional[MetalStats] = None
+    choices: list[ChunkChoice]
+    usage: Usage | None = None
+    metal_stats: MetalStats | None = None
 
     @property
     def text(self) -> str:
@@ -39,7 +39,7 @@ class GenerateChunk(QuandexObject):
         return self.choices[0].text if self.choices else ""
 
     @property
-    def finish_reason(self) -> Optional[str]:
+    def finish_reason(self) -> str | None:
         return self.choices[0].finish_reason if self.choices else None
 
     @classmethod

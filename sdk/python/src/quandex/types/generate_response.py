@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, List
+from typing import Any
 
 from ._object import FieldReader, QuandexObject
 from .metal_stats import MetalStats
@@ -30,7 +30,7 @@ class GenerateResponse(QuandexObject):
     id: str
     model: str
     """The model name as requested (id or alias)."""
-    choices: List[Choice]
+    choices: list[Choice]
     usage: Usage
     metal_stats: MetalStats
 

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, List, Optional
+from typing import Any
 
 from ._object import FieldReader, QuandexObject
 
@@ -21,16 +21,16 @@ class ModelEntry(QuandexObject):
     memory_usage: str
     """Memory held by the loaded model and its context, human readable; ``"0B"`` when not loaded."""
     memory_bytes: int
-    aliases: List[str]
+    aliases: list[str]
     context_size: int
     """Tokens per sequence: prompt plus max_tokens must fit."""
     parallel: int
     """Sequences decoded together."""
-    backend: Optional[str]
+    backend: str | None
     """``metal``, ``cuda``, ``vulkan``, ``cpu``; None when not loaded."""
     gpu_layers: int
     size_bytes: int
-    error: Optional[str]
+    error: str | None
     """Why the model is in the ``error`` state."""
 
     @classmethod

@@ -1,12 +1,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, List, Optional
+from typing import Any
 
 from ._object import FieldReader, QuandexObject
 from .model_entry import ModelEntry
 
-__all__ = ["OpenAIModel", "ModelList"]
+__all__ = ["ModelList", "OpenAIModel"]
 
 
 @dataclass(frozen=True)
@@ -30,11 +30,11 @@ class OpenAIModel(QuandexObject):
 class ModelList(QuandexObject):
     """The answer of ``GET /v1/models``."""
 
-    models: List[ModelEntry]
-    data: List[OpenAIModel]
+    models: list[ModelEntry]
+    data: list[OpenAIModel]
     object: str = "list"
 
-    def find(self, name: str) -> Optional[ModelEntry]:
+    def find(self, name: str) -> ModelEntry | None:
         """The model whose id or alias is ``name``, or None."""
         return next((m for m in self.models if m.answers_to(name)), None)
 

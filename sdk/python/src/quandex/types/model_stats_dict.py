@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from typing import List, Optional, TypedDict
+from typing import TypedDict
 
 __all__ = ["ModelStatsDict"]
 
@@ -16,21 +16,21 @@ class ModelStatsDict(TypedDict, total=False):
     metal_optimized: bool
     memory_usage: str
     memory_bytes: int
-    aliases: List[str]
+    aliases: list[str]
     context_size: int
     parallel: int
-    backend: Optional[str]
+    backend: str | None
     gpu_layers: int
     size_bytes: int
-    error: Optional[str]
+    error: str | None
     # From /v1/stats models[id]
     requests_per_second: float
     average_latency: str
-    average_latency_ms: Optional[float]
+    average_latency_ms: float | None
     error_rate: str
     error_rate_ratio: float
-    p50_latency_ms: Optional[float]
-    p95_latency_ms: Optional[float]
+    p50_latency_ms: float | None
+    p95_latency_ms: float | None
     output_tokens_per_second: float
     active_sequences: int
     queue_depth: int

@@ -1,11 +1,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Dict, Optional
+from typing import Any
 
 from ._object import FieldReader, QuandexObject
 
-__all__ = ["MetalDevice", "EngineInfo", "ServerInfo", "ModelStats", "StatsResponse"]
+__all__ = ["EngineInfo", "MetalDevice", "ModelStats", "ServerInfo", "StatsResponse"]
 
 
 @dataclass(frozen=True)
@@ -18,9 +18,9 @@ class MetalDevice(QuandexObject):
     memory_allocated_bytes: int
     memory_available: str
     memory_available_bytes: int
-    temperature: Optional[str]
+    temperature: str | None
     """E.g. ``"45C"``; None when the sensors are unreadable."""
-    temperature_celsius: Optional[float]
+    temperature_celsius: float | None
 
     @classmethod
     def from_reader(cls, r: FieldReader) -> MetalDevice:
@@ -44,7 +44,7 @@ class EngineInfo(QuandexObject):
     version: str
     build: str
     """``prebuilt`` or ``local``."""
-    llama_cpp_release: Optional[str]
+    llama_cpp_release: str | None
     threads: int
 
     @classmethod
@@ -88,12 +88,12 @@ class ModelStats(QuandexObject):
     requests_per_second: float
     average_latency: str
     """Human readable, e.g. ``"100ms"``."""
-    average_latency_ms: Optional[float]
+    average_latency_ms: float | None
     error_rate: str
     """E.g. ``"0.01%"``."""
     error_rate_ratio: float
-    p50_latency_ms: Optional[float]
-    p95_latency_ms: Optional[float]
+    p50_latency_ms: float | None
+    p95_latency_ms: float | None
     output_tokens_per_second: float
     active_sequences: int
     queue_depth: int
@@ -129,7 +129,7 @@ class StatsResponse(QuandexObject):
     metal_device: MetalDevice
     engine: EngineInfo
     server: ServerInfo
-    models: Dict[str, ModelStats]
+    models: dict[str, ModelStats]
 
     @classmethod
     def from_json(cls, data: Any) -> StatsResponse:
