@@ -244,8 +244,8 @@ export class NodeLlamaRunner implements ModelRunner {
             pump.close();
             await producing;
             tracker.end();
-            // A generation that ran to its end leaves its tokens for the next turn to reuse.
-            this.sequences.give(sequence, cacheKey, clean);
+            // A generation that ran to its end leaves its prompt's KV cells for the next turn to reuse.
+            this.sequences.give(sequence, cacheKey, clean ? input.promptTokens.length : 0);
         }
     }
 

@@ -11,6 +11,8 @@ interface Idle {
     sequence: LlamaContextSequence;
     /** Whose prompt the sequence last held (`null`: nobody may reuse it). */
     owner: string | null;
+    /** Leading tokens whose KV cells a fresh evaluation would compute bit for bit (see the class comment). */
+    trusted: number;
     usedAt: number;
 }
 
@@ -26,9 +28,17 @@ interface Idle {
  * differs. A sequence is in one request's hands at a time: `take` removes it from the idle set
  * before anything awaits.
  *
- * Reuse is exact: the prefix's KV cells are what evaluating it again would compute, and at least
- * the prompt's last token is always evaluated, so its logits (and every sampled token) are the ones
- * the request would get without reuse.
+ * Reuse is exact: the reused cells are bit for bit what evaluating the prompt afresh computes, so
+ * every logit (and every sampled token) is the one the request would get without reuse. That rests
+ * on how llama.cpp's CPU backend multiplies matrices: a batch of two or more tokens goes through
+ * tinyBLAS (llamafile's sgemm), a batch of one through ggml's vec_dot, and the two round
+ * differently. A fresh prompt is one batch of many tokens, so only cells evaluated in batches of
+ * two or more may be reused:
+ * - only the prompt part of what a sequence evaluated is trusted, never the tokens it generated
+ *   (decoded one at a time), so the next turn evaluates the last answer again, with its new
+ *   message, in one batch;
+ * - at least the prompt's last two tokens are evaluated, never one alone.
+ * test/SequencePool.test.ts checks both against a fresh evaluation, probability for probability.
  */
 export class SequencePool {
     private readonly idle: Idle[] = [];
@@ -50,7 +60,7 @@ export class SequencePool {
         if (cacheKey !== null) {
             for (const candidate of this.idle) {
                 if (candidate.owner !== cacheKey || candidate.sequence.needsCheckpoints) continue;
-                const length = candidate.sequence.compareContextTokens(prompt as Token[]).firstDifferentIndex;
+                const length = Math.min(candidate.trusted, candidate.sequence.compareContextTokens(prompt as Token[]).firstDifferentIndex);
                 if (length > bestLength) {
                     best = candidate;
                     bestLength = length;
@@ -70,8 +80,9 @@ export class SequencePool {
             this.idle.splice(this.idle.indexOf(oldest), 1);
             sequence = oldest.sequence;
         }
-        // The prompt's last token is always evaluated: sampling needs its logits.
-        const reused = Math.min(bestLength, Math.max(0, prompt.length - 1));
+        // The prompt's last token is always evaluated (sampling needs its logits), and never alone:
+        // a one-token batch rounds differently from the fresh prompt's batch.
+        const reused = Math.min(bestLength, Math.max(0, prompt.length - 2));
         try {
             if (reused === 0) {
                 if (sequence.nextTokenIndex > 0) await sequence.clearHistory();
@@ -79,23 +90,25 @@ export class SequencePool {
                 await sequence.eraseContextTokenRanges([{ start: reused, end: sequence.nextTokenIndex }]);
             }
         } catch (error) {
-            this.give(sequence, null, false);
+            this.give(sequence, null, 0);
             throw error;
         }
         return { sequence, reused };
     }
 
     /**
-     * Returns a sequence. `clean`: it ended normally, so its evaluated tokens can be trusted; a
-     * sequence from a generation that failed or was cut off keeps nothing a later request could
-     * trust (it is cleared on its next use).
+     * Returns a sequence. `promptLength`: how many leading tokens it evaluated as its prompt, which
+     * the next request of `owner` may reuse; 0 when the generation failed or was cut off, so what it
+     * holds cannot be trusted (it is cleared on its next use). A one-token prompt was evaluated
+     * alone, so it is not trusted either.
      */
-    give(sequence: LlamaContextSequence, owner: string | null, clean: boolean): void {
+    give(sequence: LlamaContextSequence, owner: string | null, promptLength: number): void {
         if (sequence.disposed) {
             this.opened--;
             return;
         }
-        // An unclean one is never matched (no owner) and is cleared when `take` hands it out again.
-        this.idle.push({ sequence, owner: clean ? owner : null, usedAt: ++this.clock });
+        const trusted = promptLength >= 2 ? promptLength : 0;
+        // An untrusted one is never matched (no owner) and is cleared when `take` hands it out again.
+        this.idle.push({ sequence, owner: trusted > 0 ? owner : null, trusted, usedAt: ++this.clock });
     }
 }
