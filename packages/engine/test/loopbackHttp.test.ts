@@ -45,4 +45,13 @@ describe("loopbackRequest", () => {
         const { port } = server.address() as AddressInfo;
         await assert.rejects(loopbackRequest(`http://127.0.0.1:${port}`, "/completion", { body: {} }), /socket hang up|ECONNRESET/);
     });
+
+    it("sends the path with its query string (llama-server's /slots/N?action=save)", async () => {
+        const server = http.createServer((req, res) => res.end(JSON.stringify({ url: req.url })));
+        await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+        after(() => new Promise<void>((resolve) => server.close(() => resolve())));
+        const { port } = server.address() as AddressInfo;
+        const answer = await loopbackRequest(`http://127.0.0.1:${port}`, "/slots/3?action=save", { body: { filename: "a.bin" } });
+        assert.deepEqual(await answer.json(), { url: "/slots/3?action=save" });
+    });
 });

@@ -54,7 +54,7 @@ function send(baseUrl: string, path: string, options: LoopbackOptions, agent: ht
             {
                 host: url.hostname,
                 port: url.port,
-                path: url.pathname,
+                path: url.pathname + url.search,
                 method: options.method ?? (payload ? "POST" : "GET"),
                 agent,
                 headers: payload ? { "content-type": "application/json", "content-length": payload.length } : {},
