@@ -106,6 +106,32 @@ describe("LlamaServerEngine on the real model", { skip: skipReason }, () => {
         assert.equal(alone.done?.batchSize, 1);
     });
 
+    it("evaluates a long opening that a burst of requests shares once, and gives each the output it has without reuse", async () => {
+        // 4 requests at once, one key, the same ~300-token opening and their own endings.
+        const opening = Array.from({ length: 16 }, (_, i) => `Tom saw ${i + 1} red birds in the big tree.`).join(" ");
+        const prompts = [" Then the dog ran.", " The cat was sad.", " Lily had a ball.", " The sun came out."].map((end) => opening + end);
+        const s = sampling({ maxTokens: 16 });
+        const plain: string[] = [];
+        for (const prompt of prompts) plain.push((await runGeneration(runner, prompt, s)).text);
+        const shared = await Promise.all(prompts.map((prompt) => runGeneration(runner, prompt, s, undefined, "burst")));
+        assert.deepEqual(
+            shared.map((r) => r.text),
+            plain
+        );
+        const openingTokens = (await runner.tokenize(opening)).length;
+        assert.ok(openingTokens >= 256, `the opening is long enough to share: ${openingTokens} tokens`);
+        const reused = shared.map((r) => r.done!.cachedTokens).sort((a, b) => a - b);
+        assert.ok(reused[0]! < openingTokens, `the first request evaluates the opening: ${reused}`);
+        assert.ok(
+            reused.slice(1).every((n) => n >= openingTokens - 1),
+            `the others restore it into their own slots: ${reused}`
+        );
+        // Another key shares nothing of it.
+        const other = await runGeneration(runner, prompts[0]!, s, undefined, "another key");
+        assert.equal(other.done?.cachedTokens, 0);
+        assert.equal(other.text, plain[0]);
+    });
+
     it("stops decoding when the signal fires, and frees the server's slot", async () => {
         const controller = new AbortController();
         let pieces = 0;

@@ -1,4 +1,4 @@
-import { statSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync, statSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { QuandexError, type Backend } from "@quandex/protocol";
@@ -86,11 +86,13 @@ export class LlamaServerEngine implements Engine {
         // Resolved once, so the child's arguments and the "model loaded" log say the same count.
         const threads = request.options.threads === "auto" ? childProcessThreads(modelBytes) : request.options.threads;
         request = { ...request, options: { ...request.options, threads } };
+        // Where the child saves slots' prompts for other slots to restore (SharedPrefixes); in RAM when /dev/shm is there.
+        const slotSaveDir = mkdtempSync(path.join(existsSync("/dev/shm") ? "/dev/shm" : os.tmpdir(), "quandex-slots-"));
         let server: LlamaServerProcess;
         try {
             server = await LlamaServerProcess.start({
                 binaryPath: this.binary.path,
-                args: this.argsFor(request.path, request.options, threads, backend),
+                args: [...this.argsFor(request.path, request.options, threads, backend), "--slot-save-path", slotSaveDir],
                 modelId: request.id,
                 logger: this.logger,
                 signal: request.signal,
@@ -98,6 +100,7 @@ export class LlamaServerEngine implements Engine {
                 watchdogTimeoutMs: this.watchdogTimeoutMs
             });
         } catch (error) {
+            rmSync(slotSaveDir, { recursive: true, force: true });
             if (request.signal?.aborted) throw error;
             throw new QuandexError("model_unavailable", { model: request.id, detail: error instanceof Error ? error.message : String(error) }, { cause: error });
         }
@@ -110,7 +113,15 @@ export class LlamaServerEngine implements Engine {
                 readyTimeoutMs: this.loadTimeoutMs,
                 watchdogTimeoutMs: this.watchdogTimeoutMs
             });
-        const runner = await LlamaServerRunner.create(server, request, { backend, modelBytes, hasChatTemplate: chatTemplate !== null, startEmbeddingServer }, this.logger);
+        const runner = await LlamaServerRunner.create(
+            server,
+            request,
+            { backend, modelBytes, hasChatTemplate: chatTemplate !== null, startEmbeddingServer, slotSaveDir },
+            this.logger
+        ).catch((error: unknown) => {
+            rmSync(slotSaveDir, { recursive: true, force: true });
+            throw error;
+        });
         this.runners.add(runner);
         server.onExit(() => this.runners.delete(runner));
         return runner;

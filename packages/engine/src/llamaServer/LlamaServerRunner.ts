@@ -10,6 +10,7 @@ import { StopSequenceMatcher } from "../StopSequenceMatcher.js";
 import type { LlamaServerExit, LlamaServerProcess } from "./LlamaServerProcess.js";
 import { loopbackRequest, type LoopbackAnswer } from "./loopbackHttp.js";
 import { readServerSentEvents } from "@quandex/protocol/sse";
+import { SharedPrefixes } from "./SharedPrefixes.js";
 import { SlotRouter, type SlotChoice } from "./SlotRouter.js";
 
 /** One streamed `/completion` chunk, the fields used here. */
@@ -44,8 +45,15 @@ interface LlamaServerRunnerParts {
     hasChatTemplate: boolean;
     /** Starts the model's embeddings child (see {@link LlamaServerRunner.embed}); without it, embeddings are refused. */
     startEmbeddingServer?: () => Promise<LlamaServerProcess>;
+    /** The child's `--slot-save-path`, for prefixes shared across slots; without it, none are. */
+    slotSaveDir?: string;
     logger: Logger;
 }
+
+/** A prompt is shared across slots from this many tokens on (see {@link SharedPrefixes}). */
+const SHARED_PREFIX_MIN_TOKENS = 256;
+/** The shared prefixes' files of one model, at most. */
+const SHARED_PREFIX_MAX_BYTES = 256 * 1024 * 1024;
 
 /**
  * A model served by its own llama-server child. Generations go through `/completion` with the
@@ -71,6 +79,7 @@ export class LlamaServerRunner implements ModelRunner {
     private readonly pool = new http.Agent({ keepAlive: true, maxSockets: 1 });
     private readonly exitListeners: Array<(reason: string) => void> = [];
     private readonly slots: SlotRouter;
+    private readonly prefixes: SharedPrefixes | null;
     private disposed = false;
     private stoppedByUs = false;
     /** From llama.cpp's load log, read once: later request logs push it out of the log tail. */
@@ -108,9 +117,19 @@ export class LlamaServerRunner implements ModelRunner {
         if (parts.startEmbeddingServer) this.startEmbeddingServer = parts.startEmbeddingServer;
         const server = parts.server;
         this.slots = new SlotRouter(parts.parallel);
+        this.prefixes =
+            parts.slotSaveDir === undefined || parts.parallel < 2
+                ? null
+                : new SharedPrefixes(server.url, {
+                      dir: parts.slotSaveDir,
+                      minTokens: SHARED_PREFIX_MIN_TOKENS,
+                      maxBytes: SHARED_PREFIX_MAX_BYTES,
+                      onError: (what, error) => this.logger.warn({ model: this.id, engine: "llama-server", err: describeError(error) }, `could not ${what}`)
+                  });
         this.loadReport = readLoadReport(server.recentLog());
         server.onExit((exit) => {
             this.pool.destroy();
+            this.prefixes?.dispose();
             if (this.stoppedByUs) return;
             this.disposed = true;
             for (const listener of this.exitListeners) listener(exit.reason);
@@ -121,10 +140,10 @@ export class LlamaServerRunner implements ModelRunner {
     static async create(
         server: LlamaServerProcess,
         request: LoadRequest,
-        model: { backend: Backend; modelBytes: number; hasChatTemplate: boolean; startEmbeddingServer?: () => Promise<LlamaServerProcess> },
+        model: { backend: Backend; modelBytes: number; hasChatTemplate: boolean; startEmbeddingServer?: () => Promise<LlamaServerProcess>; slotSaveDir?: string },
         logger: Logger
     ): Promise<LlamaServerRunner> {
-        const { backend, modelBytes, hasChatTemplate, startEmbeddingServer } = model;
+        const { backend, modelBytes, hasChatTemplate, startEmbeddingServer, slotSaveDir } = model;
         try {
             const prefixTokens = await specialPrefix(server.url);
             const overridesOutputParser = await acceptsOutputParser(server.url, prefixTokens);
@@ -145,6 +164,7 @@ export class LlamaServerRunner implements ModelRunner {
                 modelBytes,
                 hasChatTemplate,
                 ...(startEmbeddingServer && { startEmbeddingServer }),
+                ...(slotSaveDir !== undefined && { slotSaveDir }),
                 logger
             });
             logger.info(
@@ -231,11 +251,20 @@ export class LlamaServerRunner implements ModelRunner {
         let completionTokens = 0;
         let finishReason: "stop" | "length" = "stop";
         const cacheKey = input.cacheKey ?? null;
-        const slot = this.slots.take(input.promptTokens, cacheKey);
+        let slot = this.slots.take(input.promptTokens, cacheKey);
         // What the slot holds once this ends: the prompt and every token received; unknown if cut off.
         const generated: number[] = [];
         let finished = false;
+        // Prompt tokens evaluated for this request before its generation (SharedPrefixes): llama-server counts them as cached.
+        let prefilled = 0;
         try {
+            if (this.prefixes) {
+                const before = slot.cachePrompt ? slot.reused : 0;
+                const prepared = await this.prefixes.prepare(slot.slot, input.promptTokens, cacheKey, before, upstream.signal);
+                prefilled = prepared.evaluated;
+                // The slot now holds this key's prompt (restored or evaluated), so llama-server may reuse it.
+                if (prepared.holds !== before) slot = { ...slot, cachePrompt: slot.cachePrompt || prepared.holds > 0, reused: prepared.holds - prepared.evaluated };
+            }
             this.joinBatch(tracker);
             const res = await loopbackRequest(this.server.url, "/completion", { body: this.completionBody(input, slot), signal: upstream.signal });
             if (res.status !== 200) throw await this.upstreamError(res);
@@ -280,7 +309,7 @@ export class LlamaServerRunner implements ModelRunner {
                 finishReason,
                 promptTokens: input.promptTokens.length,
                 completionTokens,
-                cachedTokens: typeof cached === "number" ? Math.min(cached, input.promptTokens.length) : slot.cachePrompt ? slot.reused : 0,
+                cachedTokens: typeof cached === "number" ? Math.max(0, Math.min(cached, input.promptTokens.length) - prefilled) : slot.cachePrompt ? slot.reused : 0,
                 batchSize: Math.max(1, tracker.maxBatch),
                 generationMs: performance.now() - started,
                 stopSequence: stops.matched
@@ -350,6 +379,7 @@ export class LlamaServerRunner implements ModelRunner {
         if (running) this.stoppedByUs = true;
         this.disposed = true;
         this.pool.destroy();
+        this.prefixes?.dispose();
         const embeddings = this.embeddingServer;
         this.embeddingServer = undefined;
         if (embeddings)

@@ -67,7 +67,8 @@ export class SlotRouter {
     }
 }
 
-function commonPrefix(a: readonly number[], b: readonly number[]): number {
+/** How many leading tokens two token lists share. */
+export function commonPrefix(a: readonly number[], b: readonly number[]): number {
     const limit = Math.min(a.length, b.length);
     let i = 0;
     while (i < limit && a[i] === b[i]) i++;
