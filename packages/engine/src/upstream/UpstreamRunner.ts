@@ -136,6 +136,10 @@ export class UpstreamRunner implements ModelRunner {
         endpoint.outstanding++;
         let batchSize = endpoint.outstanding;
         const started = performance.now();
+        // Whether the upstream's body was read to its end: then its keep-alive connection goes back
+        // to the pool. Aborting a finished request would close it, and the next request would pay a
+        // new connection (the routing bench's added TTFT).
+        let bodyEnded = false;
         try {
             const res = await this.send(endpoint, path, body, upstream.signal);
             const contentType = String(res.headers["content-type"] ?? "");
@@ -147,10 +151,19 @@ export class UpstreamRunner implements ModelRunner {
             let usage: StreamChunk["usage"] = null;
             let cacheN: number | undefined;
             let chunks = 0;
+            let sawDone = false;
+            let drain: NodeJS.Timeout | undefined;
             try {
                 for await (const { data } of readServerSentEvents(res.body)) {
                     if (signal.aborted) return;
-                    if (data === "[DONE]") break;
+                    // The body ends right after [DONE]; reading on to its end keeps the connection,
+                    // and a server that holds it open is cut off after a second.
+                    if (sawDone) continue;
+                    if (data === "[DONE]") {
+                        sawDone = true;
+                        drain = setTimeout(() => upstream.abort(), 1_000);
+                        continue;
+                    }
                     const chunk = safeJson(data) as StreamChunk | undefined;
                     if (!chunk || typeof chunk !== "object")
                         throw this.failure(endpoint, `sent a stream chunk that is not JSON: ${JSON.stringify(data.slice(0, 200))}`, true, true);
@@ -171,9 +184,13 @@ export class UpstreamRunner implements ModelRunner {
                     }
                     if (choice.finish_reason) finishReason = choice.finish_reason === "length" ? "length" : "stop";
                 }
+                bodyEnded = true;
             } catch (error) {
                 if (error instanceof AttemptFailure || signal.aborted) throw error;
-                throw this.connectionFailure(endpoint, error, "while streaming");
+                // Cut off after [DONE] (see `drain`): the generation itself is complete.
+                if (!sawDone) throw this.connectionFailure(endpoint, error, "while streaming");
+            } finally {
+                clearTimeout(drain);
             }
             if (signal.aborted) return;
             if (finishReason === null) throw this.failure(endpoint, "ended its stream before the generation finished", true, true);
@@ -194,7 +211,7 @@ export class UpstreamRunner implements ModelRunner {
             endpoint.outstanding--;
             signal.removeEventListener("abort", abort);
             // Ends the upstream request if the caller left early (disconnect, a sibling's failure).
-            upstream.abort();
+            if (!bodyEnded) upstream.abort();
         }
     }
 

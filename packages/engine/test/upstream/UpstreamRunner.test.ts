@@ -128,6 +128,26 @@ describe("UpstreamRunner against scripted upstreams", () => {
         assert.equal(seen.body?.stream, true);
     });
 
+    it("reads a finished stream to its end, so the next request reuses the kept-alive connection", async () => {
+        const sockets = new Set<unknown>();
+        // [DONE] and the end of the body in two writes, as a server that flushes each event sends them.
+        const a = await fakeUpstream((req, res) => {
+            sockets.add(req.socket);
+            sse(res);
+            chunk(res, "t0 ", "length");
+            res.write("data: [DONE]\n\n");
+            setTimeout(() => res.end(), 5);
+        });
+        const { runner } = makeRunner(poolConfig([a.url]));
+        for (let i = 0; i < 3; i++) {
+            assert.equal((await run(runner)).text, "t0 ");
+            // The socket goes back to the pool once the response has been handled.
+            await sleep(10);
+        }
+        assert.equal(sockets.size, 1, `three requests in a row opened ${sockets.size} connections`);
+        assert.equal(a.closed(), 0, "no stream was cut off");
+    });
+
     it("balances by least outstanding requests: 8 concurrent streams split 4/4 over two endpoints", async () => {
         const a = await fakeUpstream(streams(3, 20));
         const b = await fakeUpstream(streams(3, 20));
