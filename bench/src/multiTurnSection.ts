@@ -99,6 +99,11 @@ export function renderMultiTurn(result: MultiTurnResult): string[] {
             );
         }
     }
+    const failures = run.variants.flatMap((v) =>
+        v.levels.filter((l) => l.failed > 0).map((l) => `- ${v.label}, C=${l.conversations}: ${l.failed} failed turn(s): ${l.errors.join("; ")}`)
+    );
+    if (failures.length > 0)
+        lines.push("", "Failed turns (a turn cut off by an error chunk still goes on into the conversation; it is left out of the TTFT figures):", "", ...failures);
     lines.push("", "| target | measured | pass |", "|---|---|---|");
     for (const row of multiTurnTargets(result)) lines.push(`| ${row.target} | ${row.measured} | ${row.pass === null ? "n/a" : row.pass ? "pass" : "**fail**"} |`);
     lines.push("", "Servers as started:", "");

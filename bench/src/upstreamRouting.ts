@@ -7,7 +7,10 @@
  * throughput and ≤ 2 ms added TTFT p50, at 1 and 8 concurrent streams.
  *
  *     npm run bench:upstream-routing [-- --rounds 3 --requests 24 --max-tokens 128]
+ *     npm run bench:upstream-routing -- --model 85m --requests 8 --max-tokens 32
  *
+ * `--model tiny` (the default, the test model: ~2,000 tok/s, so it measures the per-token cost)
+ * or `85m` (the synthetic 85M model: a realistic decode time per token, two threads).
  * Writes bench/results/upstream-routing-<time>.json and prints the table BENCHMARKS.md carries.
  */
 import { spawnSync } from "node:child_process";
@@ -15,7 +18,7 @@ import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { cpus, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { requireTestModel } from "@quandex/test-support";
+import { makeSyntheticModel, requireTestModel, syntheticModelPresets } from "@quandex/test-support";
 import { timedSseRequest } from "./http/timedSseRequest.js";
 import { findLlamaServer } from "./llamaServer/findLlamaServer.js";
 import { mergeRounds, summarizeLevel, type LevelMetrics, type RequestRecord } from "./metrics.js";
@@ -28,6 +31,9 @@ const { values } = parseArgs({
         rounds: { type: "string", default: "3" },
         requests: { type: "string", default: "24" },
         "max-tokens": { type: "string", default: "128" },
+        model: { type: "string", default: "tiny" },
+        /** The upstream llama-server's threads (default: 1 for tiny, 2 for 85m). */
+        threads: { type: "string" },
         "llama-server": { type: "string" }
     }
 });
@@ -40,11 +46,17 @@ const prompt = "Once upon a time";
 async function main(): Promise<void> {
     const found = await findLlamaServer(values["llama-server"]);
     if ("missing" in found) throw new Error(`no llama-server: ${found.missing}`);
-    const model = requireTestModel();
+    if (values.model !== "tiny" && values.model !== "85m") throw new Error("--model is tiny or 85m");
+    const choice =
+        values.model === "tiny"
+            ? { key: "tiny", id: "stories260K", path: requireTestModel(), threads: 1, contextSize: 512 }
+            : { key: "85m", id: "synthetic-85m", path: (await makeSyntheticModel(syntheticModelPresets["85m"])).path, threads: 2, contextSize: 512 };
+    if (values.threads !== undefined) choice.threads = Number(values.threads);
+    const model = choice.path;
     const startedAt = new Date().toISOString();
     const work = mkdtempSync(join(tmpdir(), "quandex-bench-upstream-"));
     const cli = join(repoRoot, "packages", "server", "bin", "quandex.js");
-    // The test model decodes fastest on one thread (DEVELOPERS.md, "Threads"); 8 slots for 8 streams.
+    // The test model decodes fastest on one thread (DEVELOPERS.md, "Threads"), the 85M one on both cores; 8 slots for 8 streams.
     const lsPort = await freePort();
     const lsArgs = [
         "--model",
@@ -56,11 +68,11 @@ async function main(): Promise<void> {
         "--parallel",
         "8",
         "--ctx-size",
-        String(8 * 512),
+        String(8 * choice.contextSize),
         "--threads",
-        "1",
+        String(choice.threads),
         "--threads-batch",
-        "1",
+        String(choice.threads),
         "--no-webui"
     ];
     const llama = startChildServer(lsArgs, { command: found.binaries.server, logPath: join(work, "llama-server.log"), cwd: work });
@@ -71,7 +83,7 @@ async function main(): Promise<void> {
         const config = join(work, "quandex.yaml");
         writeFileSync(
             config,
-            `upstreams:\n  - name: bench\n    type: openai\n    endpoints:\n      - url: ${direct}\n    models:\n      - id: stories\n        upstream_model: stories260K\n        context_size: 512\n`
+            `upstreams:\n  - name: bench\n    type: openai\n    endpoints:\n      - url: ${direct}\n    models:\n      - id: routed\n        upstream_model: ${choice.id}\n        context_size: ${choice.contextSize}\n`
         );
         const dataDir = join(work, "data");
         const created = spawnSync(process.execPath, [cli, "keys", "create", "--name", "bench", "--json", "--unlimited", "--data-dir", dataDir], { encoding: "utf8" });
@@ -86,8 +98,8 @@ async function main(): Promise<void> {
         await waitFor(quandex, "quandex /health", async () => ((await fetch(`${front}/health`)).ok ? true : undefined), 60_000);
 
         const sides = {
-            direct: { url: new URL("/v1/completions", direct), headers: {} as Record<string, string>, model: "stories260K" },
-            quandex: { url: new URL("/v1/completions", front), headers: { authorization: `Bearer ${key}` }, model: "stories" }
+            direct: { url: new URL("/v1/completions", direct), headers: {} as Record<string, string>, model: choice.id },
+            quandex: { url: new URL("/v1/completions", front), headers: { authorization: `Bearer ${key}` }, model: "routed" }
         };
         const results: Record<string, Record<number, LevelMetrics[]>> = { direct: {}, quandex: {} };
         for (const side of Object.values(sides)) await runLevel(side, 1, 4); // warm-up: connections, JIT, the prompt cache
@@ -105,7 +117,7 @@ async function main(): Promise<void> {
             const addedTtft = q.ttftMs.p50 - d.ttftMs.p50;
             return { concurrency, direct: d, quandex: q, throughputRatio: ratio, addedTtftP50Ms: addedTtft, pass: { throughput: ratio >= 0.97, ttft: addedTtft <= 2 } };
         });
-        const command = `npm run bench:upstream-routing -- --rounds ${rounds} --requests ${requestsPerLevel} --max-tokens ${maxTokens}`;
+        const command = `npm run bench:upstream-routing -- --model ${choice.key}${values.threads !== undefined ? ` --threads ${values.threads}` : ""} --rounds ${rounds} --requests ${requestsPerLevel} --max-tokens ${maxTokens}`;
         console.log(`\n${command}  (${new Date().toISOString()}, llama-server ${found.binaries.server})`);
         console.log("| streams | direct tok/s | through Quandex tok/s | ratio (≥ 97%) | TTFT p50 direct | TTFT p50 Quandex | added (≤ 2 ms) | failed |");
         console.log("|---|---|---|---|---|---|---|---|");
@@ -117,10 +129,11 @@ async function main(): Promise<void> {
         const out = join(benchDir, "results");
         mkdirSync(out, { recursive: true });
         const file = join(out, `upstream-routing-${new Date().toISOString().replace(/[:.]/g, "-")}.json`);
+        const upstream = `one llama-server (${choice.threads} thread${choice.threads === 1 ? "" : "s"}, 8 slots)`;
         const machine = `${cpus()[0]?.model.trim() ?? "?"}, ${cpus().length} cores, load average ${loadavg()
             .map((l) => l.toFixed(2))
             .join(", ")} at the end`;
-        writeFileSync(file, JSON.stringify({ command, startedAt, machine, rounds, requestsPerLevel, maxTokens, rows }, null, 2));
+        writeFileSync(file, JSON.stringify({ command, startedAt, machine, model: choice.id, upstream, rounds, requestsPerLevel, maxTokens, rows }, null, 2));
         console.log(`\nwritten to ${file}`);
         // BENCHMARKS.md keeps the section in place of the previous one (npm run bench renders the same).
         const report = join(repoRoot, "BENCHMARKS.md");

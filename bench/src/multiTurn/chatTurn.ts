@@ -24,6 +24,7 @@ type ChatChunk = {
     choices?: Array<{ delta?: { content?: string | null } }>;
     usage?: { prompt_tokens?: number; completion_tokens?: number; prompt_tokens_details?: { cached_tokens?: number } } | null;
     timings?: { cache_n?: number; prompt_n?: number };
+    error?: unknown;
 };
 
 /**
@@ -90,6 +91,8 @@ export function chatTurn(options: { url: URL; apiKey: string | null; agent: Agen
                     } catch {
                         return finish(`unparseable SSE data: ${event.data.slice(0, 100)}`);
                     }
+                    // llama-server reports a failure mid-stream as a data chunk with `error` and then closes.
+                    if (chunk.error !== undefined) return finish(`error chunk: ${JSON.stringify(chunk.error).slice(0, 300)}`);
                     const content = chunk.choices?.[0]?.delta?.content ?? "";
                     if (content !== "") {
                         if (first === 0) first = now;

@@ -48,7 +48,11 @@ export async function runConversations(options: ConversationsOptions): Promise<M
                 messages.push({ role: "user", content: userMessage(conversation, turn) });
                 const record = await chatTurn({ url: options.url, apiKey: options.apiKey, agent, model: options.model, messages, maxTokens: options.maxTokens });
                 byTurn[turn]!.push(record);
-                if (record.error !== undefined) return;
+                // A reply the server cut off with an error chunk (llama-server's chat parser refuses
+                // some of a random-weight model's output with a 500) still goes on as the
+                // conversation's turn, so a failure does not leave that side with less load; the
+                // turn counts as failed. Any other failure ends the conversation.
+                if (record.error !== undefined && !record.error.startsWith("error chunk:")) return;
                 messages.push({ role: "assistant", content: record.text });
             }
         })
