@@ -117,6 +117,11 @@ export class NodeLlamaRunner implements ModelRunner {
                 contextSize: options.contextSize,
                 threads: { ideal: threads, min: 1 },
                 batching: { itemPrioritizationStrategy: batches.strategy },
+                // Off on the CPU, as the llama-server engine runs it (`--flash-attn off`): node-llama-cpp's
+                // "auto" turns it on, and llama.cpp's CPU flash attention made one decode take over
+                // 50 s once 20 finished 1,500-token sequences kept their KV cells (the slow-readers
+                // soak); the plain path took 6.5 s for the same 128 tokens (DEVELOPERS.md).
+                flashAttention: llama.gpu !== false && options.gpu !== false,
                 createSignal: request.signal
             });
             const runner = new NodeLlamaRunner({
