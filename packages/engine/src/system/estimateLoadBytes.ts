@@ -16,6 +16,12 @@ export async function estimateLoadBytes(filePath: string, options: ModelLoadOpti
     const insights = await GgufInsights.from(info, llama);
     const gpuLayers = !offload || options.gpu === false ? 0 : typeof options.gpu === "number" ? Math.min(options.gpu, insights.totalLayers) : insights.totalLayers;
     const model = await insights.estimateModelResourceRequirementsV2({ gpuLayers });
-    const context = await insights.estimateContextResourceRequirementsV2({ contextSize: options.contextSize, sequences: options.parallel, modelGpuLayers: gpuLayers });
+    // Flash attention as both engines run it: on with GPU layers, off on the CPU (its compute buffers differ).
+    const context = await insights.estimateContextResourceRequirementsV2({
+        contextSize: options.contextSize,
+        sequences: options.parallel,
+        modelGpuLayers: gpuLayers,
+        flashAttention: gpuLayers > 0
+    });
     return Math.round(model.cpuRam + model.gpuVram + context.cpuRam + context.gpuVram);
 }
