@@ -50,7 +50,7 @@ export class SharedPrefixes {
     private readonly snapshots: Snapshot[] = [];
     private clock = 0;
     private files = 0;
-    /** Off after a save or restore the server refused: requests go on without sharing. */
+    /** Off after a save the server refused (it cannot save slots): requests go on without sharing. */
     private disabled = false;
 
     constructor(
@@ -142,7 +142,7 @@ export class SharedPrefixes {
 
     private evict(): void {
         const total = () => this.snapshots.reduce((sum, s) => sum + s.bytes, 0);
-        while (total() > this.options.maxBytes && this.snapshots.length > 1) {
+        while (total() > this.options.maxBytes) {
             const ready = this.snapshots.filter((s) => s.bytes > 0);
             if (ready.length <= 1) break;
             this.drop(ready.reduce((a, b) => (b.usedAt < a.usedAt ? b : a)));

@@ -121,7 +121,8 @@ export class NodeLlamaRunner implements ModelRunner {
                 // "auto" turns it on, and llama.cpp's CPU flash attention made one decode take over
                 // 50 s once 20 finished 1,500-token sequences kept their KV cells (the slow-readers
                 // soak); the plain path took 6.5 s for the same 128 tokens (DEVELOPERS.md).
-                flashAttention: llama.gpu !== false && options.gpu !== false,
+                // On only with GPU layers, the rule estimateLoadBytes and the llama-server engine follow.
+                flashAttention: gpuLayers !== 0,
                 createSignal: request.signal
             });
             const runner = new NodeLlamaRunner({

@@ -138,7 +138,7 @@ export class UpstreamRunner implements ModelRunner {
         const started = performance.now();
         // Whether the upstream's body was read to its end: then its keep-alive connection goes back
         // to the pool. Aborting a finished request would close it, and the next request would pay a
-        // new connection (the routing bench's added TTFT).
+        // new connection (llama-server closes its streamed connections itself; other servers keep them).
         let bodyEnded = false;
         try {
             const res = await this.send(endpoint, path, body, upstream.signal);
